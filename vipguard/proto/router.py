@@ -1,0 +1,338 @@
+"""The VRRP state machine of one virtual router (RFC 5798 §6, plus a Fault state).
+
+A :class:`VirtualRouter` is driven by four inputs, each carrying the current :class:`Instant`:
+``start``, ``receive`` (a packet), ``poll`` (its one timer may be due) and ``track`` (a tracked
+object changed), plus ``shutdown``. Every input returns the effects to execute in order; the caller
+re-arms its timer from ``next_deadline()``. Transitions come only from :data:`TRANSITIONS`.
+
+Beyond RFC 5798: a backup with preemption on also preempts an equal-priority master with a lower
+address, so the converged master depends on configuration only, never on history; and a master
+that enters Fault first advertises priority 0 so a backup takes over after Skew_Time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, auto
+from ipaddress import IPv6Address
+
+from .addresses import IPAddress, IPInterface
+from .auth import AuthConfig
+from .effects import (
+    Announce,
+    BindVips,
+    Effect,
+    Reason,
+    Rejected,
+    State,
+    StateChanged,
+    UnbindVips,
+)
+from .errors import ProtocolUsageError, RejectReason
+from .packet import Advertisement, ReceivedPacket
+from .timers import (
+    OWNER_PRIORITY,
+    STOP_PRIORITY,
+    Instant,
+    effective_priority,
+    master_down_interval,
+    outranks,
+    skew_time,
+)
+from .wire import ChecksumPolicy, Heard, Wire, WireConfig
+
+_S, _R = State, Reason
+TRANSITIONS: dict[tuple[State, Reason], State] = {
+    (_S.INITIALIZE, _R.STARTUP): _S.BACKUP,
+    (_S.INITIALIZE, _R.ADDRESS_OWNER): _S.MASTER,
+    (_S.INITIALIZE, _R.FAULT): _S.FAULT,
+    (_S.BACKUP, _R.MASTER_DOWN_TIMER_EXPIRED): _S.MASTER,
+    (_S.BACKUP, _R.PRIORITY_ZERO_RECEIVED): _S.MASTER,
+    (_S.BACKUP, _R.PREEMPTED_LOWER_PRIORITY): _S.MASTER,
+    (_S.BACKUP, _R.FAULT): _S.FAULT,
+    (_S.BACKUP, _R.SHUTDOWN): _S.INITIALIZE,
+    (_S.MASTER, _R.HIGHER_PRIORITY_ADVERT): _S.BACKUP,
+    (_S.MASTER, _R.EQUAL_PRIORITY_HIGHER_ADDRESS): _S.BACKUP,
+    (_S.MASTER, _R.FAULT): _S.FAULT,
+    (_S.MASTER, _R.SHUTDOWN): _S.INITIALIZE,
+    (_S.FAULT, _R.FAULT_CLEARED): _S.BACKUP,
+    (_S.FAULT, _R.ADDRESS_OWNER): _S.MASTER,
+    (_S.FAULT, _R.SHUTDOWN): _S.INITIALIZE,
+}
+"""Every allowed (state, reason) → next state. Anything else is a bug and raises."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    """One virtual router: interface × VRID × address family."""
+
+    vrid: int
+    priority: int
+    vips: tuple[IPInterface, ...]
+    source: IPAddress
+    version: int = 3
+    interval_cs: int = 100
+    preempt: bool = True
+    preempt_delay: float = 0.0
+    accept: bool = False
+    peers: tuple[IPAddress, ...] = ()
+    group: IPAddress | None = None
+    checksum: ChecksumPolicy = ChecksumPolicy.AUTO
+    auth: AuthConfig | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.priority <= OWNER_PRIORITY:
+            raise ProtocolUsageError(f"priority {self.priority} is outside 1..255")
+        if self.preempt_delay < 0:
+            raise ProtocolUsageError("preempt_delay must not be negative")
+        ipv6 = isinstance(self.source, IPv6Address)
+        if any(isinstance(vip.ip, IPv6Address) != ipv6 for vip in self.vips):
+            raise ProtocolUsageError("every VIP must be of the source address's family")
+        self.advertisement(self.priority)  # validates version, VRID, interval, VIP count
+
+    def advertisement(self, priority: int) -> Advertisement:
+        addresses = tuple(vip.ip for vip in self.vips)
+        return Advertisement(self.version, self.vrid, priority, self.interval_cs, addresses)
+
+    def wire_config(self) -> WireConfig:
+        return WireConfig(
+            version=self.version,
+            vrid=self.vrid,
+            interval_cs=self.interval_cs,
+            source=self.source,
+            peers=self.peers,
+            group=self.group,
+            checksum=self.checksum,
+            auth=self.auth,
+        )
+
+
+class _Timer(Enum):
+    ADVERT = auto()
+    MASTER_DOWN = auto()
+    SKEW = auto()
+
+
+@dataclass(slots=True)
+class _Tracker:
+    contribution: int = 0
+    fault: bool = False
+
+
+@dataclass(slots=True)
+class MasterSeen:
+    """The current master as this router sees it."""
+
+    address: IPAddress
+    priority: int
+    interval_cs: int
+
+
+@dataclass(slots=True)
+class _Clock:
+    """The single pending timer: what it is, when it was armed, when it fires."""
+
+    kind: _Timer | None = None
+    armed_at: float = 0.0
+    deadline: float | None = None
+
+
+class VirtualRouter:
+    def __init__(self, config: RouterConfig, *, last_sent_sequence: int | None = None) -> None:
+        self.config = config
+        self.wire = Wire(config.wire_config(), last_sent_sequence=last_sent_sequence)
+        self.state = State.INITIALIZE
+        self.state_since = 0.0
+        self.last_reason: Reason | None = None
+        self.master: MasterSeen | None = None
+        self._trackers: dict[str, _Tracker] = {}
+        self._timer = _Clock()
+        self._master_interval_cs = config.interval_cs
+        self._down_reason = Reason.MASTER_DOWN_TIMER_EXPIRED
+        self._preempt_hold_until: float | None = None
+
+    # ------------------------------------------------------------------ derived values
+
+    @property
+    def priority(self) -> int:
+        contributions = (tracker.contribution for tracker in self._trackers.values())
+        return effective_priority(self.config.priority, contributions)
+
+    @property
+    def faulted(self) -> tuple[str, ...]:
+        return tuple(name for name, tracker in self._trackers.items() if tracker.fault)
+
+    @property
+    def contributions(self) -> dict[str, int]:
+        return {name: tracker.contribution for name, tracker in self._trackers.items()}
+
+    @property
+    def master_adver_interval_cs(self) -> int:
+        return self._master_interval_cs
+
+    @property
+    def master_down_interval(self) -> float:
+        return master_down_interval(self.priority, self._master_interval_cs, self.config.version)
+
+    @property
+    def skew_time(self) -> float:
+        return skew_time(self.priority, self._master_interval_cs, self.config.version)
+
+    def next_deadline(self) -> float | None:
+        return self._timer.deadline
+
+    # ------------------------------------------------------------------ inputs
+
+    def start(self, now: Instant) -> list[Effect]:
+        if self.state is not State.INITIALIZE:
+            raise ProtocolUsageError(f"start() in state {self.state}")
+        if self.faulted:
+            return self._transition(Reason.FAULT, now)
+        if self.priority == OWNER_PRIORITY:
+            return self._transition(Reason.ADDRESS_OWNER, now)
+        return self._transition(Reason.STARTUP, now)
+
+    def shutdown(self, now: Instant) -> list[Effect]:
+        if self.state is State.INITIALIZE:
+            return []
+        return self._transition(Reason.SHUTDOWN, now)
+
+    def receive(self, packet: ReceivedPacket, now: Instant) -> list[Effect]:
+        heard = self.wire.receive(packet, now.wall_ns)
+        if isinstance(heard, RejectReason):
+            return [Rejected(heard, packet.source)]
+        if self.state is State.BACKUP:
+            return self._backup_heard(heard, now)
+        if self.state is State.MASTER:
+            return self._master_heard(heard, now)
+        return []
+
+    def poll(self, now: Instant) -> list[Effect]:
+        """Fire the timer if it is due (calling early is harmless)."""
+        timer = self._timer
+        if timer.deadline is None or now.monotonic < timer.deadline:
+            return []
+        if timer.kind is _Timer.ADVERT:
+            return self._advertise(now)
+        return self._transition(self._down_reason, now)
+
+    def track(
+        self, name: str, now: Instant, *, contribution: int = 0, fault: bool = False
+    ) -> list[Effect]:
+        """A tracked object's weight contribution or fault changed."""
+        old_priority, was_faulted = self.priority, bool(self.faulted)
+        self._trackers[name] = _Tracker(contribution, fault)
+        if self.state is State.INITIALIZE:
+            return []
+        if self.faulted and not was_faulted:
+            return self._transition(Reason.FAULT, now)
+        if was_faulted and not self.faulted:
+            owner = self.priority == OWNER_PRIORITY
+            return self._transition(Reason.ADDRESS_OWNER if owner else Reason.FAULT_CLEARED, now)
+        if self.priority != old_priority:
+            return self._priority_changed(now)
+        return []
+
+    # ------------------------------------------------------------------ state handlers
+
+    def _backup_heard(self, heard: Heard, now: Instant) -> list[Effect]:
+        advert = heard.advert
+        if advert.priority == STOP_PRIORITY:
+            self._arm(_Timer.SKEW, self.skew_time, now, Reason.PRIORITY_ZERO_RECEIVED)
+            return []
+        self.master = MasterSeen(heard.source, advert.priority, advert.interval_cs)
+        if self._defers_to(heard, now):
+            if self.config.version == 3:
+                self._master_interval_cs = advert.interval_cs
+            self._arm(_Timer.MASTER_DOWN, self.master_down_interval, now)
+        else:
+            # Let the timer run out: we outrank this master and will take over from it.
+            self._down_reason = Reason.PREEMPTED_LOWER_PRIORITY
+        return []
+
+    def _defers_to(self, heard: Heard, now: Instant) -> bool:
+        """Does a backup accept the sender as its master (instead of preempting it)?"""
+        mine = (self.priority, self.config.source)
+        if not self.config.preempt or outranks(heard.advert.priority, heard.source, *mine):
+            self._preempt_hold_until = None
+            return True
+        if self._preempt_hold_until is None:
+            self._preempt_hold_until = now.monotonic + self.config.preempt_delay
+        return now.monotonic < self._preempt_hold_until
+
+    def _master_heard(self, heard: Heard, now: Instant) -> list[Effect]:
+        advert = heard.advert
+        if advert.priority == STOP_PRIORITY:
+            return self._advertise(now)
+        if not outranks(advert.priority, heard.source, self.priority, self.config.source):
+            return []  # a lower master quits when it hears our next advert
+        tie = advert.priority == self.priority
+        reason = Reason.EQUAL_PRIORITY_HIGHER_ADDRESS if tie else Reason.HIGHER_PRIORITY_ADVERT
+        effects = self._transition(reason, now)
+        return effects + self._backup_heard(heard, now)  # learn its interval, time it from now
+
+    def _priority_changed(self, now: Instant) -> list[Effect]:
+        if self.state is State.MASTER:
+            return self._advertise(now)
+        if self.state is State.BACKUP and self._timer.kind is not None:
+            duration = (
+                self.skew_time if self._timer.kind is _Timer.SKEW else self.master_down_interval
+            )
+            self._timer.deadline = self._timer.armed_at + duration
+        return []
+
+    # ------------------------------------------------------------------ transitions
+
+    def _transition(self, reason: Reason, now: Instant) -> list[Effect]:
+        old = self.state
+        new = TRANSITIONS.get((old, reason))
+        if new is None:
+            raise ProtocolUsageError(f"no transition from {old} on {reason}")
+        effects: list[Effect] = []
+        if old is State.MASTER:
+            effects += self._leave_master(reason, now)
+        self.state, self.state_since, self.last_reason = new, now.monotonic, reason
+        self._timer = _Clock()
+        self.master = None
+        if new is State.MASTER:
+            effects += self._enter_master(now)
+        elif new is State.BACKUP:
+            self._enter_backup(now)
+        effects.append(StateChanged(old, new, reason))
+        return effects
+
+    def _enter_master(self, now: Instant) -> list[Effect]:
+        self._master_interval_cs = self.config.interval_cs
+        self._preempt_hold_until = None
+        vips = self.config.vips
+        accept = self.config.accept or self.priority == OWNER_PRIORITY
+        return [BindVips(vips, accept), *self._advertise(now), Announce(vips)]
+
+    def _leave_master(self, reason: Reason, now: Instant) -> list[Effect]:
+        effects: list[Effect] = []
+        if reason in (Reason.SHUTDOWN, Reason.FAULT):
+            advert = self.config.advertisement(STOP_PRIORITY)
+            effects += self.wire.transmit(advert, now.wall_ns)
+        effects.append(UnbindVips(self.config.vips))
+        return effects
+
+    def _enter_backup(self, now: Instant) -> None:
+        self._master_interval_cs = self.config.interval_cs
+        self._preempt_hold_until = None
+        self._arm(_Timer.MASTER_DOWN, self.master_down_interval, now)
+
+    def _advertise(self, now: Instant) -> list[Effect]:
+        self.master = MasterSeen(self.config.source, self.priority, self.config.interval_cs)
+        self._arm(_Timer.ADVERT, self.config.interval_cs / 100, now)
+        advert = self.config.advertisement(self.priority)
+        return list(self.wire.transmit(advert, now.wall_ns))
+
+    def _arm(
+        self,
+        kind: _Timer,
+        duration: float,
+        now: Instant,
+        down_reason: Reason = Reason.MASTER_DOWN_TIMER_EXPIRED,
+    ) -> None:
+        self._timer = _Clock(kind, now.monotonic, now.monotonic + duration)
+        self._down_reason = down_reason

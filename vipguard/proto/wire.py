@@ -1,0 +1,128 @@
+"""One virtual router's view of the wire: which packets it accepts, and the bytes it sends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from ipaddress import IPv6Address
+
+from .addresses import IPAddress, vrrp_group
+from .auth import TRAILER_LENGTH, AuthConfig, Authenticator
+from .checksum import ChecksumMode
+from .effects import Transmit
+from .errors import CodecError, RejectReason
+from .packet import Advertisement, Expectations, ReceivedPacket, decode, encode_message, seal
+
+
+class ChecksumPolicy(StrEnum):
+    """VRRPv3-over-IPv4 checksum: a fixed mode, or ``auto`` (accept both, send what peers send,
+    RFC 9568 until a peer is heard)."""
+
+    RFC9568 = "rfc9568"
+    PSEUDO_HEADER = "pseudo-header"
+    AUTO = "auto"
+
+    @property
+    def accepted(self) -> frozenset[ChecksumMode]:
+        if self is ChecksumPolicy.AUTO:
+            return frozenset(ChecksumMode)
+        return frozenset({ChecksumMode(self.value)})
+
+
+@dataclass(frozen=True, slots=True)
+class WireConfig:
+    version: int
+    vrid: int
+    interval_cs: int
+    source: IPAddress
+    peers: tuple[IPAddress, ...] = ()
+    group: IPAddress | None = None
+    checksum: ChecksumPolicy = ChecksumPolicy.AUTO
+    auth: AuthConfig | None = None
+
+    @property
+    def unicast(self) -> bool:
+        return bool(self.peers)
+
+    @property
+    def destinations(self) -> tuple[IPAddress, ...]:
+        return self.peers or (self.group or vrrp_group(self.source),)
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """An advert that passed the codec, the sender check and authentication."""
+
+    advert: Advertisement
+    source: IPAddress
+
+
+class Wire:
+    def __init__(self, config: WireConfig, *, last_sent_sequence: int | None = None) -> None:
+        self.config = config
+        self.authenticator = (
+            Authenticator(
+                config.auth,
+                version=config.version,
+                vrid=config.vrid,
+                peer_count=len(config.peers),
+                last_sent=last_sent_sequence,
+            )
+            if config.auth
+            else None
+        )
+        self._expect = Expectations(
+            vrid=config.vrid,
+            version=config.version,
+            check_ttl=not config.unicast,
+            checksum_modes=config.checksum.accepted,
+            v2_interval_cs=config.interval_cs if config.version == 2 else None,
+            trailer_length=TRAILER_LENGTH if config.auth else 0,
+        )
+        self.peer_checksum_mode: ChecksumMode | None = None
+
+    @property
+    def send_checksum_mode(self) -> ChecksumMode:
+        if self.config.checksum is not ChecksumPolicy.AUTO:
+            return ChecksumMode(self.config.checksum.value)
+        return self.peer_checksum_mode or ChecksumMode.RFC9568
+
+    def receive(self, packet: ReceivedPacket, wall_ns: int) -> Heard | RejectReason:
+        source = packet.source
+        if source == self.config.source:
+            return RejectReason.OWN_PACKET
+        if isinstance(source, IPv6Address) != isinstance(self.config.source, IPv6Address):
+            return RejectReason.FAMILY_MISMATCH
+        if self.config.unicast and source not in self.config.peers:
+            return RejectReason.UNKNOWN_PEER
+        try:
+            decoded = decode(packet, self._expect)
+        except CodecError as error:
+            return error.reason
+        if self.authenticator:
+            reason = self.authenticator.verify(
+                decoded.message, decoded.trailer, source=source, wall_ns=wall_ns
+            )
+            if reason:
+                return reason
+        if decoded.checksum_mode is not None:
+            self.peer_checksum_mode = decoded.checksum_mode
+        return Heard(decoded.advert, source)
+
+    def transmit(self, advert: Advertisement, wall_ns: int) -> list[Transmit]:
+        """One signed advert, sealed once per destination (only the checksum differs)."""
+        message = encode_message(advert)
+        source = self.config.source
+        trailer = b""
+        if self.authenticator:
+            trailer = self.authenticator.sign(message, source=source, wall_ns=wall_ns)
+        mode = self.send_checksum_mode
+        return [
+            Transmit(
+                destination,
+                seal(message, source=source, destination=destination, checksum_mode=mode,
+                     trailer=trailer),
+                advert.priority,
+            )
+            for destination in self.config.destinations
+        ]  # fmt: skip
