@@ -238,7 +238,10 @@ class VirtualRouter:
     def _backup_heard(self, heard: Heard, now: Instant) -> list[Effect]:
         advert = heard.advert
         if advert.priority == STOP_PRIORITY:
-            self._arm(_Timer.SKEW, self.skew_time, now, Reason.PRIORITY_ZERO_RECEIVED)
+            # Only the master we follow may hand over; another (stale or duelling) master
+            # stopping says nothing about the one still advertising.
+            if self.master is None or self.master.address == heard.source:
+                self._arm(_Timer.SKEW, self.skew_time, now, Reason.PRIORITY_ZERO_RECEIVED)
             return []
         self.master = MasterSeen(heard.source, advert.priority, advert.interval_cs)
         if self._defers_to(heard, now):

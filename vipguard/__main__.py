@@ -1,0 +1,3 @@
+from vipguard.cli import main
+
+main()

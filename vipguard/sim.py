@@ -1,0 +1,467 @@
+"""A deterministic simulator: N virtual routers on a simulated link, in virtual time.
+
+Each seed draws a schedule of faults (crashes and restarts, graceful stops, partitions, packet loss,
+priority changes, tracked-object faults, timer jitter), runs it, heals everything and checks the
+invariants the protocol promises:
+
+* after the link heals and Master_Down_Interval + one interval (+ preempt delay) passes, exactly
+  one master: the highest effective priority (ties: highest address), or, with preemption off,
+  the incumbent: the best of the routers that were master at the heal or claimed it since;
+* whenever a router is up and connected, its segment has a master within Master_Down_Interval +
+  one interval;
+* while a segment is connected and loss-free, never two masters for longer than one interval;
+* no router holds VIPs outside Master.
+
+Only the protocol core is exercised; packets cross the simulated link as real bytes.
+Run ``python -m vipguard.sim --seeds 10000`` or ``--seed N --timeline``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import itertools
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface
+
+from .proto.auth import AntiReplay, AuthConfig, AuthKey
+from .proto.effects import BindVips, Effect, State, StateChanged, Transmit, UnbindVips
+from .proto.packet import ReceivedPacket
+from .proto.router import RouterConfig, VirtualRouter
+from .proto.timers import Instant, master_down_interval
+
+EPOCH_NS = 1_800_000_000 * 10**9
+MAX_LATENCY = 0.003
+MAX_JITTER = 0.005
+CHECK_EVERY = 0.05
+SLACK = MAX_LATENCY + MAX_JITTER + 0.01
+VIP = IPv4Interface("192.0.2.100/24")
+KEY = AuthKey(1, bytes(range(32)))
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """What one schedule is made of; drawn from the seed."""
+
+    seed: int
+    routers: int
+    interval_cs: int
+    version: int
+    preempt: bool
+    preempt_delay: float
+    authenticated: bool
+    priorities: tuple[int, ...]
+    chaos_until: float
+    chaos_events: int
+
+    @classmethod
+    def draw(cls, seed: int) -> Params:
+        rng = random.Random(seed)
+        routers = rng.choice((2, 2, 3, 3, 4))
+        version = rng.choice((2, 3, 3))
+        interval = 100 if version == 2 else rng.choice((100, 50, 20))
+        pool = (100, 100, 150, 200, 254, 255) if rng.random() < 0.1 else (100, 100, 150, 200, 50)
+        return cls(
+            seed=seed,
+            routers=routers,
+            interval_cs=interval,
+            version=version,
+            preempt=rng.random() < 0.75,
+            preempt_delay=rng.choice((0.0, 0.0, 0.0, 2 * interval / 100)),
+            authenticated=rng.random() < 0.3,
+            priorities=tuple(rng.choice(pool) for _ in range(routers)),
+            chaos_until=rng.uniform(10, 25) * interval / 100,
+            chaos_events=rng.randint(2, 8),
+        )
+
+
+@dataclass(slots=True)
+class Node:
+    name: str
+    config: RouterConfig
+    router: VirtualRouter | None = None
+    holds_vips: bool = False
+    contribution: int = 0
+    faulted: bool = False
+    segment: int = 0
+    generation: int = 0
+
+    @property
+    def up(self) -> bool:
+        return self.router is not None
+
+    @property
+    def state(self) -> State | None:
+        return self.router.state if self.router else None
+
+    @property
+    def is_master(self) -> bool:
+        return self.state is State.MASTER
+
+
+@dataclass(order=True, slots=True)
+class _Event:
+    at: float
+    order: int
+    action: Callable[[], None] = field(compare=False)
+
+
+@dataclass(slots=True)
+class Result:
+    params: Params
+    violations: list[str]
+    timeline: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+class Simulation:
+    def __init__(self, params: Params) -> None:
+        self.params = params
+        self.rng = random.Random(params.seed * 7919 + 1)
+        self.now = 0.0
+        self.loss = 0.0
+        self.nodes = [self._node(i) for i in range(params.routers)]
+        self.timeline: list[str] = []
+        self.violations: list[str] = []
+        self._queue: list[_Event] = []
+        self._order = itertools.count()
+        self._no_master_since: dict[int, float] = {}
+        self._dual_since: dict[int, float] = {}
+        self.healed_at: float | None = None
+        self._claimants: list[Node] = []
+        self.vip_changes: list[tuple[float, str, bool]] = []
+
+    # ------------------------------------------------------------------ set-up
+
+    def _node(self, index: int) -> Node:
+        p = self.params
+        auth = AuthConfig((KEY,), 1, anti_replay=AntiReplay.MONOTONIC) if p.authenticated else None
+        config = RouterConfig(
+            vrid=51,
+            priority=p.priorities[index],
+            vips=(VIP,),
+            source=IPv4Address(f"192.0.2.{11 + index}"),
+            version=p.version,
+            interval_cs=p.interval_cs,
+            preempt=p.preempt,
+            preempt_delay=p.preempt_delay,
+            auth=auth,
+        )
+        return Node(f"r{index + 1}", config)
+
+    @property
+    def interval(self) -> float:
+        return self.params.interval_cs / 100
+
+    def worst_master_down(self) -> float:
+        """The longest Master_Down_Interval any router can have (lowest effective priority)."""
+        return master_down_interval(1, self.params.interval_cs, self.params.version)
+
+    # ------------------------------------------------------------------ event loop
+
+    def at(self, when: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._queue, _Event(when, next(self._order), action))
+
+    def instant(self) -> Instant:
+        return Instant(self.now, EPOCH_NS + round(self.now * 1e9))
+
+    def run(self) -> Result:
+        p = self.params
+        for node in self.nodes:
+            self.at(self.rng.uniform(0, self.interval), lambda n=node: self.boot(n))
+        for _ in range(p.chaos_events):
+            self.at(self.rng.uniform(1, p.chaos_until), self.chaos)
+        self.at(p.chaos_until + 0.001, self.heal)
+        converged = p.chaos_until + self.convergence_bound()
+        self.at(converged, self.check_converged)
+        end = converged + 5 * self.interval
+        for tick in range(int(end / CHECK_EVERY)):
+            self.at(tick * CHECK_EVERY, self.check_running)
+        while self._queue and not self.violations:
+            event = heapq.heappop(self._queue)
+            if event.at > end:
+                break
+            self.now = event.at
+            event.action()
+        return Result(p, self.violations, self.timeline)
+
+    def convergence_bound(self) -> float:
+        """MDI + one interval; a preempt delay only starts counting once the lower master it
+        tolerates has appeared (one MDI in), and then needs a full MDI of silence."""
+        delayed = (
+            self.params.preempt_delay + self.worst_master_down() if self.params.preempt_delay else 0
+        )
+        return self.worst_master_down() + self.interval + delayed + SLACK
+
+    # ------------------------------------------------------------------ driving routers
+
+    def apply(self, node: Node, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Transmit):
+                self.transmit(node, effect)
+            elif isinstance(effect, BindVips):
+                self.set_holder(node, holds=True)
+            elif isinstance(effect, UnbindVips):
+                self.set_holder(node, holds=False)
+            elif isinstance(effect, StateChanged):
+                self.log(f"{node.name} {effect.old} -> {effect.new} ({effect.reason})")
+                if effect.new is State.MASTER and self.healed_at is not None:
+                    self._claimants.append(node)
+        self.rearm(node)
+        self.check_vips(node)
+        if any(isinstance(effect, StateChanged) for effect in effects):
+            self.check_running()
+
+    def set_holder(self, node: Node, *, holds: bool) -> None:
+        if node.holds_vips != holds:
+            node.holds_vips = holds
+            self.vip_changes.append((self.now, node.name, holds))
+
+    def rearm(self, node: Node) -> None:
+        node.generation += 1
+        deadline = node.router.next_deadline() if node.router else None
+        if deadline is not None:
+            generation = node.generation
+            jitter = self.rng.uniform(0, MAX_JITTER)
+            self.at(max(deadline, self.now) + jitter, lambda: self.fire(node, generation))
+
+    def fire(self, node: Node, generation: int) -> None:
+        if node.router and generation == node.generation:
+            self.apply(node, node.router.poll(self.instant()))
+
+    def transmit(self, sender: Node, effect: Transmit) -> None:
+        for node in self.nodes:
+            if node is sender or node.segment != sender.segment or self.rng.random() < self.loss:
+                continue
+            packet = ReceivedPacket(sender.config.source, effect.destination, 255, effect.payload)
+            delay = self.rng.uniform(0.0005, MAX_LATENCY)
+            self.at(self.now + delay, lambda n=node, pk=packet: self.deliver(n, pk))
+
+    def deliver(self, node: Node, packet: ReceivedPacket) -> None:
+        if node.router:
+            self.apply(node, node.router.receive(packet, self.instant()))
+
+    # ------------------------------------------------------------------ faults
+
+    def boot(self, node: Node) -> None:
+        node.router = VirtualRouter(node.config)
+        now = self.instant()
+        node.router.track("weight", now, contribution=node.contribution)
+        node.router.track("object", now, fault=node.faulted)
+        self.log(f"{node.name} starts (priority {node.router.priority})")
+        self._no_master_since.pop(node.segment, None)  # a fresh backup may wait a full MDI
+        self.apply(node, node.router.start(now))
+
+    def crash(self, node: Node) -> None:
+        self.log(f"** {node.name} crashes")
+        node.router = None
+        self.set_holder(node, holds=False)
+        self.rearm(node)
+        self.check_running()
+
+    def stop(self, node: Node) -> None:
+        self.log(f"** {node.name} stops gracefully")
+        assert node.router
+        self.apply(node, node.router.shutdown(self.instant()))
+        node.router = None
+        self.rearm(node)
+
+    def set_tracker(self, node: Node, *, contribution: int, faulted: bool) -> None:
+        if node.faulted and not faulted:
+            self._no_master_since.pop(node.segment, None)  # it waits a full MDI, as on boot
+        node.contribution, node.faulted = contribution, faulted
+        self.log(f"** {node.name} tracker: weight {contribution:+d}, fault {faulted}")
+        if node.router:
+            now = self.instant()
+            self.apply(node, node.router.track("weight", now, contribution=contribution))
+            self.apply(node, node.router.track("object", now, fault=faulted))
+
+    def partition(self) -> None:
+        for node in self.nodes:
+            node.segment = self.rng.randint(0, 1)
+        groups = [[n.name for n in self.nodes if n.segment == s] for s in (0, 1)]
+        self.log(f"** partition {groups[0]} | {groups[1]}")
+        self._reset_watch()
+
+    def set_loss(self, loss: float) -> None:
+        self.loss = loss
+        self.log(f"** packet loss {loss:.0%}")
+
+    def chaos(self) -> None:
+        node = self.rng.choice(self.nodes)
+        actions: list[Callable[[], None]] = [self.partition, lambda: self.set_loss(0.3)]
+        if node.up:
+            actions += [lambda: self.crash(node), lambda: self.stop(node)]
+            weight = self.rng.choice((-60, -20, 0, 30, 120))
+            actions.append(lambda: self.set_tracker(node, contribution=weight, faulted=False))
+            actions.append(lambda: self.set_tracker(node, contribution=0, faulted=True))
+        else:
+            actions.append(lambda: self.boot(node))
+        self.rng.choice(actions)()
+
+    def heal(self) -> None:
+        self.log("** heal: link whole, no loss, every router up and fault-free")
+        self.loss = 0.0
+        for node in self.nodes:
+            node.segment = 0
+            if node.faulted:
+                self.set_tracker(node, contribution=node.contribution, faulted=False)
+            if not node.up:
+                self.boot(node)
+        self.healed_at = self.now
+        self._claimants = [n for n in self.nodes if n.is_master]
+        self._reset_watch()
+
+    # ------------------------------------------------------------------ invariants
+
+    def log(self, text: str) -> None:
+        self.timeline.append(f"{self.now:9.4f}s  {text}")
+
+    def violate(self, text: str) -> None:
+        self.log(f"VIOLATION: {text}")
+        self.violations.append(text)
+
+    def _reset_watch(self) -> None:
+        self._no_master_since.clear()
+        self._dual_since.clear()
+
+    def check_vips(self, node: Node) -> None:
+        if node.holds_vips != node.is_master:
+            self.violate(f"{node.name} holds VIPs={node.holds_vips} in state {node.state}")
+
+    def segments(self) -> Iterator[tuple[int, list[Node]]]:
+        for segment in {n.segment for n in self.nodes}:
+            yield segment, [n for n in self.nodes if n.segment == segment and n.up]
+
+    def check_running(self) -> None:
+        for segment, nodes in self.segments():
+            eligible = [n for n in nodes if n.state in (State.BACKUP, State.MASTER)]
+            masters = [n for n in nodes if n.is_master]
+            self._watch(
+                self._no_master_since,
+                segment,
+                bool(eligible) and not masters,
+                self.worst_master_down() + self.interval + self.params.preempt_delay,
+                "no master",
+            )
+            self._watch(self._dual_since, segment, len(masters) > 1 and self.loss == 0,
+                        self.interval, f"two masters {[n.name for n in masters]}")  # fmt: skip
+
+    def _watch(
+        self, since: dict[int, float], segment: int, bad: bool, allowed: float, what: str
+    ) -> None:
+        if not bad:
+            since.pop(segment, None)
+            return
+        start = since.setdefault(segment, self.now)
+        if self.now - start > allowed + SLACK:
+            self.violate(f"{what} for {self.now - start:.3f}s (allowed {allowed:.3f}s)")
+
+    def check_converged(self) -> None:
+        masters = [n for n in self.nodes if n.is_master]
+        if len(masters) != 1:
+            self.violate(f"{len(masters)} masters after healing: {[n.name for n in masters]}")
+            return
+        expected = self.expected_master()
+        if masters[0] is not expected:
+            self.violate(f"master is {masters[0].name}, expected {expected.name}")
+
+    def expected_master(self) -> Node:
+        """With preemption the best router; without, the best of those that claimed mastership
+        since the heal (the incumbents: nobody may take over from them)."""
+        candidates = self.nodes if self.params.preempt else self._claimants
+        return max(candidates, key=_rank)
+
+
+def _rank(node: Node) -> tuple[int, int]:
+    assert node.router
+    return node.router.priority, int(node.config.source)
+
+
+def run_seed(seed: int) -> Result:
+    return Simulation(Params.draw(seed)).run()
+
+
+def run_many(first: int, count: int) -> list[Result]:
+    return [result for seed in range(first, first + count) if not (result := run_seed(seed)).ok]
+
+
+def describe(result: Result) -> str:
+    lines = [f"seed {result.params.seed}: {result.params}", *result.timeline]
+    return "\n".join(lines)
+
+
+def outages(changes: list[tuple[float, str, bool]]) -> list[tuple[float, float]]:
+    """(start, length) of every stretch in which no router held the VIPs, after the first bind."""
+    holders: set[str] = set()
+    gaps: list[tuple[float, float]] = []
+    lost_at: float | None = None
+    for at, name, holds in changes:
+        if holds:
+            holders.add(name)
+            if lost_at is not None:
+                gaps.append((lost_at, at - lost_at))
+                lost_at = None
+        else:
+            holders.discard(name)
+            if not holders:
+                lost_at = at
+    return gaps
+
+
+def demo() -> int:
+    """A two-router pair at 100 ms adverts: crash of the master, its return, a graceful stop."""
+    params = Params(
+        seed=0, routers=2, interval_cs=10, version=3, preempt=True, preempt_delay=0.0,
+        authenticated=True, priorities=(150, 100), chaos_until=5.0, chaos_events=0,
+    )  # fmt: skip
+    simulation = Simulation(params)
+    r1 = simulation.nodes[0]
+    simulation.at(2.0, lambda: simulation.crash(r1))
+    simulation.at(3.0, lambda: simulation.boot(r1))
+    simulation.at(4.0, lambda: simulation.stop(r1))
+    result = simulation.run()
+    print("Simulated pair r1 (priority 150) and r2 (priority 100), VRRPv3, 100 ms adverts, HMAC")
+    print("\n".join(result.timeline))
+    print("\nVIP outages (no router holding 192.0.2.100):")
+    mdi = master_down_interval(100, params.interval_cs, params.version)
+    for start, length in outages(simulation.vip_changes):
+        print(f"  at {start:7.3f}s for {length * 1000:6.1f} ms")
+    skew = mdi - 3 * params.interval_cs / 100
+    print(f"Bounds: crash <= Master_Down_Interval of r2 = {mdi * 1000:.1f} ms; graceful stop <="
+          f" Skew_Time = {skew * 1000:.1f} ms (each + up to {SLACK * 1000:.0f} ms of simulated"
+          " latency and timer jitter)")  # fmt: skip
+    print("invariants:", "held" if result.ok else f"VIOLATED: {result.violations}")
+    return 0 if result.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m vipguard.sim", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--seeds", type=int, default=2000, help="how many schedules to run")
+    parser.add_argument("--first", type=int, default=0, help="first seed")
+    parser.add_argument("--seed", type=int, help="run one seed and print its timeline")
+    args = parser.parse_args(argv)
+    if args.seed is not None:
+        result = run_seed(args.seed)
+        print(describe(result))
+        return 0 if result.ok else 1
+    started = time.monotonic()
+    failures = run_many(args.first, args.seeds)
+    for failure in failures[:3]:
+        print(describe(failure), end="\n\n")
+    took = time.monotonic() - started
+    print(f"{args.seeds} schedules, {len(failures)} with violations, {took:.1f}s")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
