@@ -19,9 +19,16 @@ def test_the_tree_respects_the_layers() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["import socket", "import time", "from os import path", "import pyroute2",
-     "from vipguard.agent import runtime", "import logging", "import asyncio"],
-)  # fmt: skip
+    [
+        "import socket",
+        "import time",
+        "from os import path",
+        "import pyroute2",
+        "from vipguard.agent import runtime",
+        "import logging",
+        "import asyncio",
+    ],
+)
 def test_io_in_the_core_is_reported(tmp_path: Path, line: str) -> None:
     shutil.copytree(ROOT / "vipguard", tmp_path / "vipguard")
     target = tmp_path / "vipguard" / "proto" / "timers.py"

@@ -27,9 +27,18 @@ def test_a_seed_is_reproducible() -> None:
 
 def test_schedules_cover_the_fault_kinds() -> None:
     text = "\n".join(line for seed in range(60) for line in sim.run_seed(seed).timeline)
-    for marker in ("crashes", "stops gracefully", "partition", "packet loss", "fault True",
-                   "weight +", "weight -", "preempted_lower_priority", "priority_zero_received",
-                   "higher_priority_advert"):  # fmt: skip
+    for marker in (
+        "crashes",
+        "stops gracefully",
+        "partition",
+        "packet loss",
+        "fault True",
+        "weight +",
+        "weight -",
+        "preempted_lower_priority",
+        "priority_zero_received",
+        "higher_priority_advert",
+    ):
         assert marker in text, marker
 
 
@@ -64,8 +73,15 @@ def test_demo_pair_fails_over_within_the_bounds(capsys: pytest.CaptureFixture[st
 
 
 def test_outages_measure_the_stretches_without_a_holder() -> None:
-    changes = [(1.0, "a", True), (2.0, "a", False), (2.3, "b", True), (3.0, "a", True),
-               (3.1, "b", False), (4.0, "a", False), (4.5, "b", True)]  # fmt: skip
+    changes = [
+        (1.0, "a", True),
+        (2.0, "a", False),
+        (2.3, "b", True),
+        (3.0, "a", True),
+        (3.1, "b", False),
+        (4.0, "a", False),
+        (4.5, "b", True),
+    ]
     gaps = sim.outages(changes)
     assert [(round(s, 3), round(length, 3)) for s, length in gaps] == [(2.0, 0.3), (4.0, 0.5)]
 

@@ -286,11 +286,13 @@ class Authenticator:
         now_seconds = (wall_ns // _NS_PER_SECOND) & 0xFFFFFFFF
         secret = self.config.secret(trailer.key_id)
         checks = (
-            (trailer.ext_type != EXT_TYPE_HMAC_SHA256_128 or trailer.reserved != 0,
-             RejectReason.AUTH_MALFORMED),
+            (
+                trailer.ext_type != EXT_TYPE_HMAC_SHA256_128 or trailer.reserved != 0,
+                RejectReason.AUTH_MALFORMED,
+            ),
             (self._stale(trailer, now_seconds), RejectReason.AUTH_STALE),
             (secret is None, RejectReason.AUTH_UNKNOWN_KEY),
-        )  # fmt: skip
+        )
         for failed, reason in checks:
             if failed:
                 return reason

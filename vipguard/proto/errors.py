@@ -18,6 +18,7 @@ class RejectReason(StrEnum):
     TOO_SHORT = "too_short"
     BAD_VERSION = "bad_version"
     BAD_TYPE = "bad_type"
+    BAD_VRID = "bad_vrid"
     VRID_MISMATCH = "vrid_mismatch"
     NO_ADDRESSES = "no_addresses"
     BAD_LENGTH = "bad_length"

@@ -183,16 +183,38 @@ def encode(
 
 @dataclass(frozen=True)
 class _View:
-    """The packet under inspection with its fixed header fields unpacked (once size is known)."""
+    """The packet under inspection; header fields are read only once the size check passed."""
 
     packet: ReceivedPacket
     expect: Expectations
-    version: int
-    kind: int
-    vrid: int
-    priority: int
-    count: int
-    word: int
+
+    @cached_property
+    def _header(self) -> tuple[int, ...]:
+        return _HEADER.unpack_from(self.packet.payload)
+
+    @property
+    def version(self) -> int:
+        return self._header[0] >> 4
+
+    @property
+    def kind(self) -> int:
+        return self._header[0] & 0x0F
+
+    @property
+    def vrid(self) -> int:
+        return self._header[1]
+
+    @property
+    def priority(self) -> int:
+        return self._header[2]
+
+    @property
+    def count(self) -> int:
+        return self._header[3]
+
+    @property
+    def word(self) -> int:
+        return self._header[4]
 
     @property
     def is_ipv6(self) -> bool:
@@ -224,6 +246,10 @@ def _check_ttl(view: _View) -> RejectReason | None:
     return None
 
 
+def _check_size(view: _View) -> RejectReason | None:
+    return RejectReason.TOO_SHORT if len(view.packet.payload) < HEADER_LENGTH else None
+
+
 def _check_version(view: _View) -> RejectReason | None:
     if view.version not in (2, 3) or (view.version == 2 and view.is_ipv6):
         return RejectReason.BAD_VERSION
@@ -237,6 +263,8 @@ def _check_type(view: _View) -> RejectReason | None:
 
 
 def _check_vrid(view: _View) -> RejectReason | None:
+    if view.vrid == 0:
+        return RejectReason.BAD_VRID
     if view.expect.vrid is not None and view.vrid != view.expect.vrid:
         return RejectReason.VRID_MISMATCH
     return None
@@ -293,6 +321,7 @@ def _check_auth_type(view: _View) -> RejectReason | None:
 
 PIPELINE: tuple[_Check, ...] = (
     _check_ttl,
+    _check_size,
     _check_version,
     _check_type,
     _check_vrid,
@@ -309,12 +338,7 @@ def decode(packet: ReceivedPacket, expect: Expectations = Expectations()) -> Dec
     """Validate and decode; raises :class:`CodecError` (and nothing else) on any bad input."""
     if isinstance(packet.source, IPv6Address) != isinstance(packet.destination, IPv6Address):
         raise ProtocolUsageError("source and destination families differ")
-    if len(packet.payload) < HEADER_LENGTH:
-        raise CodecError(RejectReason.TOO_SHORT, f"{len(packet.payload)} bytes")
-    version_type, vrid, priority, count, word, _ = _HEADER.unpack_from(packet.payload)
-    view = _View(
-        packet, expect, version_type >> 4, version_type & 0x0F, vrid, priority, count, word
-    )
+    view = _View(packet, expect)
     for check in PIPELINE:
         reason = check(view)
         if reason is not None:

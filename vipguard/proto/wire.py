@@ -120,9 +120,14 @@ class Wire:
         return [
             Transmit(
                 destination,
-                seal(message, source=source, destination=destination, checksum_mode=mode,
-                     trailer=trailer),
+                seal(
+                    message,
+                    source=source,
+                    destination=destination,
+                    checksum_mode=mode,
+                    trailer=trailer,
+                ),
                 advert.priority,
             )
             for destination in self.config.destinations
-        ]  # fmt: skip
+        ]

@@ -1,0 +1,222 @@
+"""Layer 3: the router driver with fake adapters — effect order, shutdown, error paths."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from ipaddress import IPv4Address, IPv4Interface, ip_address
+from typing import Any
+
+import pytest
+
+from vipguard.agent import logs
+from vipguard.agent.driver import AnnouncePolicy, Port, RouterDriver
+from vipguard.io.netlink import Link
+from vipguard.proto.addresses import IPAddress, IPInterface
+from vipguard.proto.packet import Advertisement, ReceivedPacket, encode
+from vipguard.proto.router import RouterConfig, VirtualRouter
+from vipguard.proto.timers import Instant
+
+VIP = IPv4Interface("192.0.2.100/24")
+SOURCE = IPv4Address("192.0.2.11")
+GROUP = IPv4Address("224.0.0.18")
+
+
+class Journal:
+    """One ordered record of everything the fakes were asked to do."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[Any, ...]] = []
+
+    def kinds(self) -> list[str]:
+        return [entry[0] for entry in self.entries]
+
+
+class FakeNetlink:
+    def __init__(self, journal: Journal, fail_adds: int = 0) -> None:
+        self.journal, self.fail_adds = journal, fail_adds
+
+    async def add_address(self, index: int, vip: IPInterface, label: str | None) -> bool:
+        if self.fail_adds:
+            self.fail_adds -= 1
+            raise OSError("netlink says no")
+        self.journal.entries.append(("bind", str(vip), label))
+        return True
+
+    async def remove_address(self, index: int, vip: IPInterface) -> bool:
+        self.journal.entries.append(("unbind", str(vip)))
+        return True
+
+
+class FakeSocket:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    def send(self, payload: bytes, source: IPAddress, destination: IPAddress) -> None:
+        self.journal.entries.append(("send", payload[2], str(destination)))
+
+
+class FakeAnnouncer:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    def announce(self, address: IPAddress) -> None:
+        self.journal.entries.append(("announce", str(address)))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+
+    def now(self) -> Instant:
+        t = self.loop.time()
+        return Instant(t, 1_800_000_000 * 10**9 + round(t * 1e9))
+
+
+def make_driver(journal: Journal, *, priority: int, fail_adds: int = 0) -> RouterDriver:
+    config = RouterConfig(vrid=51, priority=priority, vips=(VIP,), source=SOURCE, interval_cs=5)
+    port = Port(Link(2, "eth0", "02:00:00:00:00:01", True), FakeAnnouncer(journal))  # type: ignore[arg-type]
+    port.sockets[False] = FakeSocket(journal)  # type: ignore[assignment]
+    return RouterDriver(
+        name="web",
+        router=VirtualRouter(config),
+        port=port,
+        netlink=FakeNetlink(journal, fail_adds),  # type: ignore[arg-type]
+        clock=FakeClock(),  # type: ignore[arg-type]
+        labels={VIP: "eth0:web"},
+        announce=AnnouncePolicy(count=2, interval=0.001),
+    )
+
+
+def advert(priority: int, source: str = "192.0.2.12") -> ReceivedPacket:
+    payload = encode(
+        Advertisement(3, 51, priority, 5, (VIP.ip,)), source=ip_address(source), destination=GROUP
+    )
+    return ReceivedPacket(ip_address(source), GROUP, 255, payload)
+
+
+async def settle(driver: RouterDriver) -> None:
+    await driver._queue.join()  # every queued effect executed
+    if driver._announcing:
+        await driver._announcing
+
+
+@pytest.fixture
+def journal() -> Iterator[Journal]:
+    yield Journal()
+
+
+def test_owner_binds_before_announcing_and_advertises(journal: Journal) -> None:
+    async def scenario() -> None:
+        driver = make_driver(journal, priority=255)
+        driver.start(link_up=True)
+        await settle(driver)
+        assert journal.kinds() == ["send", "bind", "announce", "announce"]
+        assert journal.entries[1] == ("bind", "192.0.2.100/24", "eth0:web")
+        assert driver.bound == {VIP}
+        assert driver.counters.announcements == 2
+        assert driver.last_transition and driver.last_transition["reason"] == "address_owner"
+        await driver.stop()
+
+    asyncio.run(scenario())
+
+
+def test_graceful_stop_sends_priority_zero_before_releasing(journal: Journal) -> None:
+    async def scenario() -> None:
+        driver = make_driver(journal, priority=255)
+        driver.start(link_up=True)
+        await settle(driver)
+        journal.entries.clear()
+        await driver.stop()
+        assert journal.entries == [("send", 0, "224.0.0.18"), ("unbind", "192.0.2.100/24")]
+        assert driver.bound == set()
+        assert driver.router.next_deadline() is None
+
+    asyncio.run(scenario())
+
+
+def test_backup_takes_over_when_the_timer_fires(journal: Journal) -> None:
+    async def scenario() -> None:
+        driver = make_driver(journal, priority=100)
+        driver.start(link_up=True)
+        assert driver.router.state.value == "backup"
+        deadline = driver.router.next_deadline()
+        assert deadline is not None
+        loop = asyncio.get_running_loop()
+        while driver.router.state.value != "master":  # bounded: MDI is 0.16 s here
+            assert loop.time() < deadline + 1.0
+            await asyncio.sleep(0.01)
+        await settle(driver)
+        assert loop.time() >= deadline
+        assert journal.kinds()[:2] == ["send", "bind"]
+        await driver.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_failing_bind_is_logged_and_later_effects_still_run(
+    journal: Journal, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        driver = make_driver(journal, priority=255, fail_adds=1)
+        driver.start(link_up=True)
+        await settle(driver)
+        assert "effect_failed" in caplog.text
+        assert "announce" in journal.kinds()
+        await driver.stop()
+        assert ("unbind", "192.0.2.100/24") in journal.entries
+
+    logs.LOGGER.propagate = True
+    with caplog.at_level(logging.INFO, logger="vipguard"):
+        asyncio.run(scenario())
+
+
+def test_rejections_are_counted_by_reason_and_logged_at_a_limited_rate(
+    journal: Journal, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        driver = make_driver(journal, priority=100)
+        driver.start(link_up=True)
+        bad_ttl = advert(200)
+        for _ in range(50):
+            driver.on_packet(ReceivedPacket(bad_ttl.source, GROUP, 64, bad_ttl.payload))
+        driver.on_packet(advert(200))
+        assert driver.counters.rejected == {"bad_ttl": 50}
+        assert driver.counters.adverts_in == 1
+        assert caplog.text.count("advert_rejected") == 1
+        await driver.stop()
+
+    logs.LOGGER.propagate = True
+    with caplog.at_level(logging.INFO, logger="vipguard"):
+        asyncio.run(scenario())
+
+
+def test_link_down_faults_and_releases_then_link_up_rejoins_as_backup(journal: Journal) -> None:
+    async def scenario() -> None:
+        driver = make_driver(journal, priority=255)
+        driver.start(link_up=True)
+        await settle(driver)
+        driver.on_link(up=False)
+        await settle(driver)
+        assert driver.router.state.value == "fault"
+        assert driver.bound == set()
+        assert driver.router.faulted == ("interface:eth0",)
+        driver.on_link(up=True)
+        await settle(driver)
+        assert driver.router.state.value == "master"  # the owner returns at once
+        await driver.stop()
+
+    asyncio.run(scenario())
+
+
+def test_starting_with_the_link_down_enters_fault_without_binding(journal: Journal) -> None:
+    async def scenario() -> None:
+        driver = make_driver(journal, priority=255)
+        driver.start(link_up=False)
+        await settle(driver)
+        assert driver.router.state.value == "fault"
+        assert "bind" not in journal.kinds()
+        await driver.stop()
+
+    asyncio.run(scenario())
