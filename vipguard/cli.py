@@ -41,3 +41,115 @@ def simulate(seeds: int, first: int, seed: int | None, demo: bool) -> None:
     if seed is not None:
         argv = ["--seed", str(seed)]
     raise SystemExit(sim.main(argv))
+
+
+DEFAULT_CONFIG = "/etc/vipguard/vipguard.toml"
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="The TOML configuration file.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def run(config_path: str, log_level: str) -> None:
+    """Run the agent in the foreground (systemd starts it like this).
+
+    Refuses to start on an invalid configuration, listing every problem. SIGTERM or SIGINT stop
+    it gracefully: masters advertise priority 0 and release their VIPs.
+    """
+    import asyncio
+    import logging
+
+    from .agent import logs
+    from .agent.runtime import Agent, StartupError
+    from .config import ConfigError, load
+
+    try:
+        config = load(config_path)
+    except ConfigError as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        raise SystemExit(2) from None
+    logs.setup(config.agent.log_format, getattr(logging, log_level.upper()))
+
+    async def serve() -> None:
+        agent = Agent(config)
+        agent.install_signal_handlers()
+        await agent.run()
+
+    try:
+        asyncio.run(serve())
+    except StartupError as error:
+        logs.event("startup_failed", logging.ERROR, error=str(error))
+        raise SystemExit(1) from None
+
+
+def _control_socket(socket_path: str | None, config_path: str | None) -> str:
+    if socket_path:
+        return socket_path
+    if config_path:
+        from .config import ConfigError, load
+
+        try:
+            return str(load(config_path).agent.control_socket)
+        except ConfigError as error:
+            raise click.ClickException(f"{config_path}: {error.problems[0]}") from None
+    from .control_client import DEFAULT_SOCKET
+
+    return str(DEFAULT_SOCKET)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer (for scripts).")
+@click.option("--socket", "socket_path", type=click.Path(), help="The agent's control socket.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Find the control socket in this configuration file.",
+)
+def status(as_json: bool, socket_path: str | None, config_path: str | None) -> None:
+    """Show each instance: state, priority, VIPs, master, timers, last transition, counters."""
+    import json
+    from pathlib import Path
+
+    from .control_client import AgentUnavailable, request
+    from .status_view import render
+
+    path = Path(_control_socket(socket_path, config_path))
+    try:
+        answer = request(path, "status")
+    except AgentUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    if not answer.get("ok"):
+        raise click.ClickException(f"the agent refused: {answer.get('error')}")
+    click.echo(json.dumps(answer, indent=2) if as_json else render(answer))
+
+
+@main.command("check-config")
+@click.argument("file", type=click.Path(), default=DEFAULT_CONFIG)
+def check_config(file: str) -> None:
+    """Validate a configuration FILE (default /etc/vipguard/vipguard.toml) without running it.
+
+    Prints a one-line summary when it is valid; otherwise prints every problem, one per line, on
+    stderr and exits with status 2.
+    """
+    from .config import ConfigError, load
+
+    try:
+        config = load(file)
+    except ConfigError as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        raise SystemExit(2) from None
+    click.echo(f"{file}: OK ({config.summary()})")

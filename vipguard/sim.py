@@ -351,8 +351,13 @@ class Simulation:
                 self.worst_master_down() + self.interval + self.params.preempt_delay,
                 "no master",
             )
-            self._watch(self._dual_since, segment, len(masters) > 1 and self.loss == 0,
-                        self.interval, f"two masters {[n.name for n in masters]}")  # fmt: skip
+            self._watch(
+                self._dual_since,
+                segment,
+                len(masters) > 1 and self.loss == 0,
+                self.interval,
+                f"two masters {[n.name for n in masters]}",
+            )
 
     def _watch(
         self, since: dict[int, float], segment: int, bad: bool, allowed: float, what: str
@@ -419,9 +424,17 @@ def outages(changes: list[tuple[float, str, bool]]) -> list[tuple[float, float]]
 def demo() -> int:
     """A two-router pair at 100 ms adverts: crash of the master, its return, a graceful stop."""
     params = Params(
-        seed=0, routers=2, interval_cs=10, version=3, preempt=True, preempt_delay=0.0,
-        authenticated=True, priorities=(150, 100), chaos_until=5.0, chaos_events=0,
-    )  # fmt: skip
+        seed=0,
+        routers=2,
+        interval_cs=10,
+        version=3,
+        preempt=True,
+        preempt_delay=0.0,
+        authenticated=True,
+        priorities=(150, 100),
+        chaos_until=5.0,
+        chaos_events=0,
+    )
     simulation = Simulation(params)
     r1 = simulation.nodes[0]
     simulation.at(2.0, lambda: simulation.crash(r1))
@@ -435,9 +448,11 @@ def demo() -> int:
     for start, length in outages(simulation.vip_changes):
         print(f"  at {start:7.3f}s for {length * 1000:6.1f} ms")
     skew = mdi - 3 * params.interval_cs / 100
-    print(f"Bounds: crash <= Master_Down_Interval of r2 = {mdi * 1000:.1f} ms; graceful stop <="
-          f" Skew_Time = {skew * 1000:.1f} ms (each + up to {SLACK * 1000:.0f} ms of simulated"
-          " latency and timer jitter)")  # fmt: skip
+    print(
+        f"Bounds: crash <= Master_Down_Interval of r2 = {mdi * 1000:.1f} ms; graceful stop <="
+        f" Skew_Time = {skew * 1000:.1f} ms (each + up to {SLACK * 1000:.0f} ms of simulated"
+        " latency and timer jitter)"
+    )
     print("invariants:", "held" if result.ok else f"VIOLATED: {result.violations}")
     return 0 if result.ok else 1
 

@@ -1,0 +1,265 @@
+"""One driver per virtual router: feeds it inputs, executes its effects in order, keeps its timer.
+
+Inputs run synchronously on the event loop (the core is pure and fast). Adverts go out at once,
+so they never wait behind netlink work; every other effect is queued and executed strictly in
+order by one worker task, so a VIP is bound before it is announced and released only after the
+priority-0 advert has left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..io.announce import Announcer
+from ..io.clock import SteadyWallClock
+from ..io.netlink import Link, Netlink
+from ..io.vrrp_socket import VrrpSocket
+from ..proto.addresses import IPInterface
+from ..proto.effects import (
+    Announce,
+    BindVips,
+    Effect,
+    Rejected,
+    StateChanged,
+    Transmit,
+    UnbindVips,
+)
+from ..proto.packet import ReceivedPacket
+from ..proto.router import VirtualRouter
+from . import logs
+
+REJECT_LOG_PERIOD = 10.0
+
+
+@dataclass(slots=True)
+class Counters:
+    adverts_in: int = 0
+    adverts_out: int = 0
+    send_errors: int = 0
+    transitions: int = 0
+    announcements: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncePolicy:
+    count: int = 5
+    interval: float = 0.02
+    refresh: float = 0.0
+
+
+@dataclass(slots=True)
+class Port:
+    """What one interface offers its drivers."""
+
+    link: Link
+    announcer: Announcer
+    sockets: dict[bool, VrrpSocket] = field(default_factory=dict)
+
+
+class RouterDriver:
+    def __init__(
+        self,
+        *,
+        name: str,
+        router: VirtualRouter,
+        port: Port,
+        netlink: Netlink,
+        clock: SteadyWallClock,
+        labels: dict[IPInterface, str | None],
+        announce: AnnouncePolicy,
+    ) -> None:
+        self.name, self.router, self.port = name, router, port
+        self._netlink, self._clock, self._labels = netlink, clock, labels
+        self._announce_policy = announce
+        self.counters = Counters()
+        self.bound: set[IPInterface] = set()
+        self.last_transition: dict[str, Any] | None = None
+        self._queue: asyncio.Queue[Effect] = asyncio.Queue()
+        self._timer: asyncio.TimerHandle | None = None
+        self._announcing: asyncio.Task[None] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._rejections = logs.RateLimiter(REJECT_LOG_PERIOD)
+
+    @property
+    def family(self) -> int:
+        return 6 if self.router.config.source.version == 6 else 4
+
+    # ------------------------------------------------------------------ inputs
+
+    def start(self, link_up: bool) -> None:
+        self._worker = asyncio.create_task(self._work(), name=f"driver-{self.name}")
+        now = self._clock.now()
+        self._feed(self.router.track(self._link_tracker, now, fault=not link_up))
+        self._feed(self.router.start(now))
+
+    def on_packet(self, packet: ReceivedPacket) -> None:
+        effects = self.router.receive(packet, self._clock.now())
+        if not any(isinstance(effect, Rejected) for effect in effects):
+            self.counters.adverts_in += 1
+        self._feed(effects)
+
+    def on_link(self, up: bool) -> None:
+        self._feed(self.router.track(self._link_tracker, self._clock.now(), fault=not up))
+
+    async def stop(self) -> None:
+        """Graceful stop: priority 0 if master, release the VIPs, then end the worker."""
+        self._feed(self.router.shutdown(self._clock.now()))
+        await self._queue.join()
+        self._cancel_timer()
+        for task in (self._announcing, self._worker):
+            if task:
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in (self._announcing, self._worker) if t), return_exceptions=True
+        )
+
+    @property
+    def _link_tracker(self) -> str:
+        return f"interface:{self.port.link.name}"
+
+    # ------------------------------------------------------------------ timer
+
+    def _feed(self, effects: list[Effect]) -> None:
+        self._rearm()
+        for effect in effects:
+            if isinstance(effect, Rejected):
+                self._rejected(effect)
+            elif isinstance(effect, Transmit):
+                self._transmit(effect)  # adverts never wait behind netlink work
+            else:
+                self._queue.put_nowait(effect)
+
+    def _rearm(self) -> None:
+        deadline = self.router.next_deadline()
+        if self._timer and deadline == self._timer.when():
+            return
+        self._cancel_timer()
+        if deadline is not None:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._feed(self.router.poll(self._clock.now()))
+
+    # ------------------------------------------------------------------ effects
+
+    def _transmit(self, effect: Transmit) -> None:
+        sock = self.port.sockets[self.family == 6]
+        try:
+            sock.send(effect.payload, self.router.config.source, effect.destination)
+            self.counters.adverts_out += 1
+        except OSError as error:
+            self.counters.send_errors += 1
+            logs.event("send_failed", logging.WARNING, instance=self.name, error=error.strerror)
+
+    def _rejected(self, effect: Rejected) -> None:
+        self.counters.rejected[effect.reason.value] += 1
+        held = self._rejections.allow(effect.reason, self._clock.now().monotonic)
+        if held is not None:
+            logs.event(
+                "advert_rejected",
+                logging.WARNING,
+                instance=self.name,
+                reason=effect.reason.value,
+                source=effect.source,
+                suppressed=held,
+            )
+
+    async def _work(self) -> None:
+        while True:
+            effect = await self._queue.get()
+            try:
+                await self._execute(effect)
+            except Exception as error:  # an adapter failed: log it, keep the protocol running
+                logs.event("effect_failed", logging.ERROR, instance=self.name, error=repr(error))
+            finally:
+                self._queue.task_done()
+
+    async def _execute(self, effect: Effect) -> None:
+        if isinstance(effect, BindVips):
+            await self._bind(effect.vips)
+        elif isinstance(effect, UnbindVips):
+            await self._unbind(effect.vips)
+        elif isinstance(effect, Announce):
+            self._start_announcing(effect)
+        elif isinstance(effect, StateChanged):
+            self._state_changed(effect)
+
+    async def _bind(self, vips: tuple[IPInterface, ...]) -> None:
+        for vip in vips:
+            await self._netlink.add_address(self.port.link.index, vip, self._labels.get(vip))
+            self.bound.add(vip)
+        logs.event("vips_bound", instance=self.name, vips=",".join(map(str, vips)))
+
+    async def _unbind(self, vips: tuple[IPInterface, ...]) -> None:
+        self._stop_announcing()
+        for vip in vips:
+            await self._netlink.remove_address(self.port.link.index, vip)
+            self.bound.discard(vip)
+        logs.event("vips_released", instance=self.name, vips=",".join(map(str, vips)))
+
+    def _state_changed(self, effect: StateChanged) -> None:
+        self.counters.transitions += 1
+        now = self._clock.now()
+        self.last_transition = {
+            "from": effect.old.value,
+            "to": effect.new.value,
+            "reason": effect.reason.value,
+            "monotonic": now.monotonic,
+            "wall": now.wall_ns / 1e9,
+        }
+        logs.event(
+            "state_changed",
+            instance=self.name,
+            family=f"ipv{self.family}",
+            old=effect.old.value,
+            new=effect.new.value,
+            reason=effect.reason.value,
+            priority=self.router.priority,
+        )
+
+    # ------------------------------------------------------------------ announcements
+
+    def _start_announcing(self, effect: Announce) -> None:
+        self._stop_announcing()
+        self._announcing = asyncio.create_task(self._announce(effect.vips))
+
+    def _stop_announcing(self) -> None:
+        if self._announcing:
+            self._announcing.cancel()
+            self._announcing = None
+
+    async def _announce(self, vips: tuple[IPInterface, ...]) -> None:
+        policy = self._announce_policy
+        while True:
+            for burst in range(policy.count):
+                if burst:
+                    await asyncio.sleep(policy.interval)
+                self._announce_once(vips)
+            if policy.refresh <= 0:
+                return
+            await asyncio.sleep(policy.refresh)
+
+    def _announce_once(self, vips: tuple[IPInterface, ...]) -> None:
+        for vip in vips:
+            try:
+                self.port.announcer.announce(vip.ip)
+                self.counters.announcements += 1
+            except OSError as error:
+                logs.event(
+                    "announce_failed",
+                    logging.WARNING,
+                    instance=self.name,
+                    vip=vip,
+                    error=error.strerror,
+                )

@@ -1,0 +1,274 @@
+"""The agent's lifecycle: set-up, the event loop's wiring, graceful shutdown.
+
+Start-up order matters: every interface is resolved and every VIP of the configuration that a
+crashed predecessor left behind is removed *before* any router enters a state, so a restarted node
+never answers for a VIP it does not own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Config, InstanceConfig
+from ..io.announce import Announcer
+from ..io.clock import SteadyWallClock
+from ..io.netlink import InterfaceMissing, Link, Netlink, watch_links
+from ..io.vrrp_socket import VrrpSocket
+from ..proto.addresses import IPAddress, vrrp_group
+from ..proto.router import RouterConfig, VirtualRouter
+from . import logs
+from .control import ControlServer
+from .driver import AnnouncePolicy, Port, RouterDriver
+from .sequences import SequenceStore
+from .status import describe
+
+MAX_READS_PER_WAKEUP = 64
+
+
+class StartupError(RuntimeError):
+    """The agent cannot start; the message names the cause and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    instance: InstanceConfig
+    family: int
+
+    @property
+    def ipv6(self) -> bool:
+        return self.family == 6
+
+    @property
+    def name(self) -> str:
+        many = len(self.instance.families()) > 1
+        return f"{self.instance.name}/ipv{self.family}" if many else self.instance.name
+
+
+class Agent:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.clock = SteadyWallClock()
+        self.netlink = Netlink()
+        self.ports: dict[str, Port] = {}
+        self.drivers: list[RouterDriver] = []
+        self._by_vrid: dict[tuple[int, bool], dict[int, RouterDriver]] = {}
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sequences = SequenceStore(config.agent.state_dir)
+        self.unknown_vrid = 0
+        self.control = ControlServer(
+            config.agent.control_socket, {"status": self.status, "ping": lambda _: {}}
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        try:
+            await self._prepare()
+            await self.control.start()
+            self._listen()
+            for driver in self.drivers:
+                driver.start(driver.port.link.up)
+            logs.event(
+                "agent_started",
+                instances=len(self.drivers),
+                pid=os.getpid(),
+                control_socket=self.config.agent.control_socket,
+            )
+            await self._stop.wait()
+        finally:
+            await self._shutdown()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, self.stop)
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(driver.stop() for driver in self.drivers), return_exceptions=True)
+        for driver in self.drivers:
+            self._save_sequence(driver)
+        await self.control.close()
+        loop = asyncio.get_running_loop()
+        for port in self.ports.values():
+            for sock in port.sockets.values():
+                loop.remove_reader(sock.fileno())
+                sock.close()
+            port.announcer.close()
+        await self.netlink.close()
+        logs.event("agent_stopped")
+
+    # ------------------------------------------------------------------ set-up
+
+    def _plans(self) -> Iterator[_Plan]:
+        for instance in self.config.instances:
+            for family in instance.families():
+                yield _Plan(instance, family)
+
+    async def _prepare(self) -> None:
+        plans = list(self._plans())
+        for plan in plans:
+            await self._open_port(plan.instance.interface)
+        await self._remove_stale_vips(plans)
+        for plan in plans:
+            await self._add_driver(plan)
+
+    async def _open_port(self, ifname: str) -> Port:
+        if ifname in self.ports:
+            return self.ports[ifname]
+        try:
+            link = await self.netlink.link(ifname)
+        except InterfaceMissing as error:
+            raise StartupError(f"{error}: fix `interface` in {self.config.path}") from None
+        port = Port(link, Announcer(ifname, link.mac))
+        self.ports[ifname] = port
+        return port
+
+    async def _remove_stale_vips(self, plans: list[_Plan]) -> None:
+        for plan in plans:
+            index = self.ports[plan.instance.interface].link.index
+            for vip in plan.instance.vips_of(plan.family):
+                if await self.netlink.remove_address(index, vip.interface):
+                    logs.event(
+                        "stale_vip_removed", logging.WARNING, instance=plan.name, vip=vip.interface
+                    )
+
+    async def _source(self, plan: _Plan, link: Link) -> IPAddress:
+        configured = plan.instance.unicast_source
+        if configured is not None and configured.version == plan.family:
+            return configured
+        found = await self.netlink.primary_address(link.index, plan.ipv6)
+        if found is None:
+            what = "link-local IPv6" if plan.ipv6 else "IPv4"
+            raise StartupError(
+                f"instance {plan.instance.name!r}: interface {link.name} has no {what} address to"
+                " send adverts from; add one" + ("" if plan.ipv6 else " or set unicast_source")
+            )
+        return found
+
+    async def _add_driver(self, plan: _Plan) -> None:
+        instance = plan.instance
+        port = self.ports[instance.interface]
+        source = await self._source(plan, port.link)
+        router_config = _router_config(instance, plan.family, source)
+        sock = self._socket(port, plan.ipv6)
+        if not router_config.peers:
+            _join(sock, router_config.group or vrrp_group(source))
+        router = VirtualRouter(router_config, last_sent_sequence=self._sequences.load(plan.name))
+        announce = AnnouncePolicy(
+            instance.announce.count, instance.announce.interval, instance.announce.refresh
+        )
+        labels = {vip.interface: vip.label for vip in instance.vips_of(plan.family)}
+        driver = RouterDriver(
+            name=plan.name,
+            router=router,
+            port=port,
+            netlink=self.netlink,
+            clock=self.clock,
+            labels=labels,
+            announce=announce,
+        )
+        self.drivers.append(driver)
+        self._by_vrid.setdefault((port.link.index, plan.ipv6), {})[instance.vrid] = driver
+
+    def _socket(self, port: Port, ipv6: bool) -> VrrpSocket:
+        if ipv6 not in port.sockets:
+            port.sockets[ipv6] = VrrpSocket(port.link.name, port.link.index, ipv6)
+        return port.sockets[ipv6]
+
+    # ------------------------------------------------------------------ running
+
+    def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        for port in self.ports.values():
+            for ipv6, sock in port.sockets.items():
+                loop.add_reader(sock.fileno(), self._readable, port, ipv6)
+        self._tasks.append(asyncio.create_task(self._watch_links(), name="link-watch"))
+        self._tasks.append(asyncio.create_task(self._save_sequences(), name="sequence-store"))
+
+    def _readable(self, port: Port, ipv6: bool) -> None:
+        sock = port.sockets[ipv6]
+        drivers = self._by_vrid.get((port.link.index, ipv6), {})
+        for _ in range(MAX_READS_PER_WAKEUP):
+            packet = sock.receive()
+            if packet is None:
+                return
+            driver = drivers.get(packet.payload[1]) if len(packet.payload) > 1 else None
+            if driver is None:
+                self.unknown_vrid += 1
+                continue
+            driver.on_packet(packet)
+
+    async def _watch_links(self) -> None:
+        by_index = {port.link.index: port for port in self.ports.values()}
+        async for link in watch_links():
+            port = by_index.get(link.index)
+            if port is None or port.link.up == link.up:
+                continue
+            logs.event("link_changed", interface=port.link.name, up=link.up)
+            port.link = link
+            for driver in self.drivers:
+                if driver.port is port:
+                    driver.on_link(link.up)
+
+    async def _save_sequences(self) -> None:
+        while True:
+            await asyncio.sleep(SequenceStore.SAVE_EVERY)
+            for driver in self.drivers:
+                self._save_sequence(driver)
+
+    def _save_sequence(self, driver: RouterDriver) -> None:
+        authenticator = driver.router.wire.authenticator
+        if authenticator and authenticator.sequences.last_sent is not None:
+            with contextlib.suppress(OSError):
+                self._sequences.save(driver.name, authenticator.sequences.last_sent)
+
+    # ------------------------------------------------------------------ control
+
+    def status(self, _request: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock.now()
+        return {
+            "pid": os.getpid(),
+            "config": str(self.config.path),
+            "unknown_vrid_packets": self.unknown_vrid,
+            "instances": [describe(driver, now) for driver in self.drivers],
+        }
+
+
+def _join(sock: VrrpSocket, group: IPAddress) -> None:
+    with contextlib.suppress(OSError):  # joined already by another instance on this interface
+        sock.join(group)
+
+
+def _router_config(instance: InstanceConfig, family: int, source: IPAddress) -> RouterConfig:
+    group = instance.multicast_group
+    if group is not None and group.version != family:
+        group = None
+    return RouterConfig(
+        vrid=instance.vrid,
+        priority=instance.priority,
+        vips=tuple(vip.interface for vip in instance.vips_of(family)),
+        source=source,
+        version=instance.version,
+        interval_cs=instance.interval_cs,
+        preempt=instance.preempt,
+        preempt_delay=instance.preempt_delay,
+        accept=instance.accept,
+        peers=tuple(peer for peer in instance.unicast_peers if peer.version == family),
+        group=group,
+        checksum=instance.checksum,
+        auth=instance.auth,
+    )

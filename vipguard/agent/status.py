@@ -1,0 +1,54 @@
+"""What `vipguard status` reports about each virtual router, as plain JSON-ready values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..proto.timers import Instant
+from .driver import RouterDriver
+
+
+def describe(driver: RouterDriver, now: Instant) -> dict[str, Any]:
+    router, config = driver.router, driver.router.config
+    master = router.master
+    counters = driver.counters
+    return {
+        "name": driver.name,
+        "interface": driver.port.link.name,
+        "family": f"ipv{driver.family}",
+        "vrid": config.vrid,
+        "version": config.version,
+        "state": router.state.value,
+        "seconds_in_state": round(now.monotonic - router.state_since, 3),
+        "priority": {
+            "base": config.priority,
+            "effective": router.priority,
+            "contributions": router.contributions,
+            "faults": list(router.faulted),
+        },
+        "source": str(config.source),
+        "mode": "unicast" if config.peers else "multicast",
+        "peers": [str(peer) for peer in config.peers],
+        "vips": [{"address": str(vip), "bound": vip in driver.bound} for vip in config.vips],
+        "master": None
+        if master is None
+        else {
+            "address": str(master.address),
+            "priority": master.priority,
+            "self": master.address == config.source,
+        },
+        "advert_interval_ms": config.interval_cs * 10,
+        "master_advert_interval_ms": router.master_adver_interval_cs * 10,
+        "master_down_interval_ms": round(router.master_down_interval * 1000, 1),
+        "checksum": router.wire.send_checksum_mode.value if config.version == 3 else "v2",
+        "auth": config.auth.mode.value if config.auth else "off",
+        "last_transition": driver.last_transition,
+        "counters": {
+            "adverts_in": counters.adverts_in,
+            "adverts_out": counters.adverts_out,
+            "send_errors": counters.send_errors,
+            "transitions": counters.transitions,
+            "announcements": counters.announcements,
+            "rejected": dict(counters.rejected),
+        },
+    }

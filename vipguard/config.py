@@ -1,0 +1,1247 @@
+"""The configuration file: TOML, read once into frozen, validated values.
+
+:func:`load` returns a complete :class:`Config` or raises :class:`ConfigError` with every problem
+it found, each naming the file, the key path, the line where it can be found and what would be
+valid, so an operator fixes a file in one pass. The only I/O is reading the file and the
+``secret_file`` keys it names.
+
+One ``[[instance]]`` may hold IPv4 and IPv6 VIPs; the agent runs one virtual router per address
+family (:meth:`InstanceConfig.router_config`), and unicast peers, source and multicast group apply
+to their own family only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import ipaddress
+import math
+import os
+import re
+import stat
+import tomllib
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from ipaddress import IPv4Interface, IPv6Interface
+from pathlib import Path
+from typing import TypeVar
+
+from .proto.addresses import IPAddress
+from .proto.auth import (
+    MAX_KEY_LENGTH,
+    MAX_TIME_WINDOW,
+    MIN_KEY_LENGTH,
+    AntiReplay,
+    AuthConfig,
+    AuthKey,
+    AuthMode,
+    default_time_window,
+)
+from .proto.errors import ProtocolUsageError
+from .proto.packet import MAX_ADDRESSES, V2_MAX_INTERVAL_S, V3_MAX_INTERVAL_CS
+from .proto.router import RouterConfig
+from .proto.wire import ChecksumPolicy
+
+DEFAULT_PATH = Path("/etc/vipguard/vipguard.toml")
+DEFAULT_CONTROL_SOCKET = Path("/run/vipguard/control.sock")
+DEFAULT_STATE_DIR = Path("/var/lib/vipguard")
+LOG_FORMATS = ("text", "json")
+# sun_path is 108 bytes including the terminating NUL.
+MAX_SOCKET_PATH = 107
+# IFNAMSIZ is 16 including the NUL; address labels share the limit.
+MAX_INTERFACE_NAME = 15
+MAX_PREEMPT_DELAY = Fraction(1000)
+MAX_ANNOUNCE_COUNT = 100
+MAX_ANNOUNCE_INTERVAL = Fraction(1)
+MIN_ANNOUNCE_REFRESH = Fraction(1)
+
+_T = TypeVar("_T")
+_FAMILY_NAMES = {4: "IPv4", 6: "IPv6"}
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    control_socket: Path
+    state_dir: Path
+    log_format: str
+
+
+@dataclass(frozen=True, slots=True)
+class Vip:
+    interface: IPv4Interface | IPv6Interface
+    label: str | None = None
+
+    @property
+    def address(self) -> IPAddress:
+        return self.interface.ip
+
+    @property
+    def family(self) -> int:
+        return self.interface.version
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceSettings:
+    """Gratuitous ARP / unsolicited NA per VIP on becoming master; times in seconds."""
+
+    count: int = 5
+    interval: float = 0.02
+    refresh: float = 0.0  # 0: no periodic re-announcement while master
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceConfig:
+    name: str
+    interface: str
+    vrid: int
+    priority: int
+    version: int
+    interval_cs: int
+    preempt: bool
+    preempt_delay: float
+    accept: bool
+    vips: tuple[Vip, ...]
+    unicast_source: IPAddress | None
+    unicast_peers: tuple[IPAddress, ...]
+    multicast_group: IPAddress | None
+    checksum: ChecksumPolicy
+    auth: AuthConfig | None
+    use_vmac: bool
+    announce: AnnounceSettings
+
+    def families(self) -> tuple[int, ...]:
+        """4 and/or 6, in that order: one virtual router per family."""
+        present = {vip.family for vip in self.vips}
+        return tuple(family for family in (4, 6) if family in present)
+
+    def vips_of(self, family: int) -> tuple[Vip, ...]:
+        return tuple(vip for vip in self.vips if vip.family == family)
+
+    def peers_of(self, family: int) -> tuple[IPAddress, ...]:
+        return tuple(peer for peer in self.unicast_peers if peer.version == family)
+
+    def source_of(self, family: int) -> IPAddress | None:
+        """The configured source of ``family``; None: use the interface's primary address."""
+        source = self.unicast_source
+        return source if source is not None and source.version == family else None
+
+    def group_of(self, family: int) -> IPAddress | None:
+        """The multicast group override of ``family``; None: the VRRP default group."""
+        group = self.multicast_group
+        return group if group is not None and group.version == family else None
+
+    def router_config(self, family: int, source: IPAddress) -> RouterConfig:
+        """The protocol core's view of this instance's ``family`` router, sending from
+        ``source`` (``source_of(family)`` or the interface's primary address)."""
+        return RouterConfig(
+            vrid=self.vrid,
+            priority=self.priority,
+            vips=tuple(vip.interface for vip in self.vips_of(family)),
+            source=source,
+            version=self.version,
+            interval_cs=self.interval_cs,
+            preempt=self.preempt,
+            preempt_delay=self.preempt_delay,
+            accept=self.accept,
+            peers=self.peers_of(family),
+            group=self.group_of(family),
+            checksum=self.checksum,
+            auth=self.auth,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    agent: AgentSettings
+    instances: tuple[InstanceConfig, ...]
+
+    def summary(self) -> str:
+        """``2 instances: web@eth0 vrid 51, api@eth0 vrid 52``"""
+        count = len(self.instances)
+        routers = ", ".join(f"{i.name}@{i.interface} vrid {i.vrid}" for i in self.instances)
+        return f"{count} instance{'' if count == 1 else 's'}: {routers}"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    key: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return ": ".join(part for part in (where, self.key, self.message) if part)
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def load(path: str | os.PathLike[str] = DEFAULT_PATH) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError([Problem(str(path), "", None, f"cannot read: {reason}")]) from None
+    except UnicodeDecodeError as error:
+        message = f"not UTF-8 text (byte {error.start}); TOML files are UTF-8"
+        raise ConfigError([Problem(str(path), "", None, message)]) from None
+    return parse(text, path)
+
+
+def parse(text: str, path: str | os.PathLike[str] = "vipguard.toml") -> Config:
+    """Validate ``text`` as if read from ``path`` (relative ``secret_file`` paths are taken
+    relative to ``path``'s directory)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([_syntax_problem(str(path), str(error), text)]) from None
+    context = _Context(str(path), path.parent, _LineIndex(text), [])
+    config = _config(context, data, path)
+    if config is None or context.problems:
+        raise ConfigError(sorted(context.problems, key=_by_line))
+    return config
+
+
+def _by_line(problem: Problem) -> float:
+    return math.inf if problem.line is None else problem.line
+
+
+_TOML_POSITION = re.compile(
+    r"(?P<message>.*) \((?:at line (?P<line>\d+), column (?P<column>\d+)|at end of document)\)"
+)
+
+
+def _syntax_problem(file: str, error: str, text: str) -> Problem:
+    match = _TOML_POSITION.fullmatch(error)
+    if match is None:
+        return Problem(file, "", None, f"invalid TOML: {error}")
+    if match["line"] is None:
+        return Problem(file, "", text.count("\n") + 1, f"invalid TOML: {match['message']}")
+    message = f"invalid TOML: {match['message']} (column {match['column']})"
+    return Problem(file, "", int(match["line"]), message)
+
+
+# --------------------------------------------------------------------------- reading tables
+
+
+@dataclass(slots=True)
+class _Context:
+    file: str
+    base_dir: Path
+    lines: _LineIndex
+    problems: list[Problem]
+
+    def report(self, key: str, message: str) -> None:
+        self.problems.append(Problem(self.file, key, self.lines.find(key), message))
+
+
+_KIND_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "an integer",
+    bool: "a boolean (true or false)",
+    list: "an array",
+    dict: "a table",
+}
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, int | float):
+        return f"the {'integer' if isinstance(value, int) else 'float'} {value}"
+    if isinstance(value, list):
+        return "an array"
+    return "a table" if isinstance(value, dict) else "a date/time"
+
+
+def _type_message(value: object, kind: type) -> str:
+    message = f"expected {_KIND_NAMES[kind]}, got {_describe(value)}"
+    if kind is int and isinstance(value, str) and value.strip().isdigit():
+        message += f" (write {value.strip()} without quotes)"
+    if kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+        message += f" (write {value.lower()} without quotes)"
+    return message
+
+
+def _is_kind(value: object, kind: type) -> bool:
+    # TOML booleans are Python ints; never take one for the other.
+    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+
+
+def _unknown_key(name: str, known: Sequence[str], hints: Mapping[str, str]) -> str:
+    if name in hints:
+        return f"unknown key '{name}'; {hints[name]}"
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"unknown key '{name}'; did you mean '{close[0]}'?"
+    return f"unknown key '{name}'; valid keys here: {', '.join(known)}"
+
+
+class _Table:
+    """One TOML table being read: hands out typed values and reports what is wrong with them."""
+
+    def __init__(
+        self,
+        context: _Context,
+        path: str,
+        data: dict[str, object],
+        known: Sequence[str],
+        hints: Mapping[str, str] | None = None,
+    ) -> None:
+        self.context = context
+        self.path = path
+        self.data = data
+        for name in data:
+            if name not in known:
+                self.report(name, _unknown_key(name, known, hints or {}))
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def report(self, name: str, message: str) -> None:
+        self.context.report(self.key(name), message)
+
+    def need(self, name: str, kind: type[_T], what: str) -> _T | None:
+        """A required key; ``what`` describes a valid value."""
+        if name not in self.data:
+            self.report(name, f"missing: give {what}")
+            return None
+        return self._typed(name, kind)
+
+    def get(self, name: str, kind: type[_T], default: _T) -> _T | None:
+        return self._typed(name, kind) if name in self.data else default
+
+    def optional(self, name: str, kind: type[_T]) -> _T | None:
+        return self._typed(name, kind) if name in self.data else None
+
+    def _typed(self, name: str, kind: type[_T]) -> _T | None:
+        value = self.data[name]
+        if isinstance(value, kind) and _is_kind(value, kind):
+            return value
+        self.report(name, _type_message(value, kind))
+        return None
+
+    def integer(self, name: str, low: int, high: int, why: str, default: int | None) -> int | None:
+        """An integer in ``low..high``; required when ``default`` is None."""
+        if default is None:
+            value = self.need(name, int, f"an integer {low}..{high}")
+        else:
+            value = self.get(name, int, default)
+        if value is not None and not low <= value <= high:
+            self.report(name, f"{value} is outside {low}..{high} ({why})")
+            return None
+        return value
+
+    def choice(self, name: str, choices: Sequence[str], default: str) -> str | None:
+        value = self.get(name, str, default)
+        if value is None or value in choices:
+            return value
+        message = f"{value!r} is not one of {', '.join(choices)}"
+        close = difflib.get_close_matches(value, choices, n=1)
+        self.report(name, message + (f"; did you mean {close[0]!r}?" if close else ""))
+        return None
+
+    def duration(
+        self, name: str, default: Fraction, high: Fraction | None = None, why: str = ""
+    ) -> Fraction | None:
+        """A non-negative duration in seconds, at most ``high``."""
+        if name not in self.data:
+            return default
+        value = self.data[name]
+        try:
+            seconds = parse_duration(value)
+        except ValueError as error:
+            self.report(name, str(error))
+            return None
+        if high is not None and seconds > high:
+            reason = f" ({why})" if why else ""
+            self.report(name, f"{_show(value)} is outside 0s..{format_duration(high)}{reason}")
+            return None
+        return seconds
+
+    def table(self, name: str, known: Sequence[str]) -> _Table | None:
+        data = self.optional(name, dict)
+        return None if data is None else _Table(self.context, self.key(name), data, known)
+
+
+# --------------------------------------------------------------------------- durations
+
+_DURATION = re.compile(r"(?P<number>[+-]?[0-9]+(?:\.[0-9]+)?)(?P<unit>.*)")
+_UNITS = {"ms": Fraction(1, 1000), "s": Fraction(1), "m": Fraction(60), "h": Fraction(3600)}
+_DURATION_EXAMPLES = "'100ms', '1.5s' or '2m'"
+
+
+def parse_duration(value: object) -> Fraction:
+    """Seconds from a TOML number of seconds or a string with a unit (ms, s, m, h).
+
+    Exact (a Fraction), so that '0.1s' is 10 centiseconds. ValueError says what to write.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        expected = f"a duration (a number of seconds, or a string like {_DURATION_EXAMPLES})"
+        raise ValueError(f"expected {expected}, got {_describe(value)}")
+    if isinstance(value, str):
+        seconds = _parse_duration_text(value)
+    elif not math.isfinite(value):
+        raise ValueError(f"{value} is not a finite number of seconds")
+    else:
+        seconds = Fraction(str(value))  # str(): the decimal the operator wrote, not binary float
+    if seconds < 0:
+        raise ValueError(f"{_show(value)} is negative; durations are 0 or more")
+    return seconds
+
+
+def _parse_duration_text(text: str) -> Fraction:
+    compact = "".join(text.split())
+    if compact != text and _DURATION.fullmatch(compact):
+        raise ValueError(f"{text!r}? write {compact!r}")
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not a duration; write a number and a unit, like {_DURATION_EXAMPLES}"
+        )
+    number, unit = match["number"], match["unit"]
+    if not unit:
+        raise ValueError(
+            f"{text!r} has no unit; write '{number}s' or '{number}ms' "
+            "(or a bare number of seconds, without quotes)"
+        )
+    if unit not in _UNITS:
+        raise ValueError(f"{text!r} has the unknown unit {unit!r}; use ms, s, m or h")
+    return Fraction(number) * _UNITS[unit]
+
+
+def format_duration(seconds: Fraction) -> str:
+    if 0 < seconds < 1 and (seconds * 1000).denominator == 1:
+        return f"{seconds * 1000}ms"
+    if seconds.denominator == 1:
+        return f"{seconds}s"
+    return f"{float(seconds):g}s"
+
+
+def _show(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+# --------------------------------------------------------------------------- the document
+
+_TOP_KEYS = ("agent", "instance")
+_AGENT_KEYS = ("control_socket", "state_dir", "log_format")
+
+
+def _config(context: _Context, data: dict[str, object], path: Path) -> Config | None:
+    top = _Table(context, "", data, _TOP_KEYS)
+    agent = _agent(top)
+    instances = _instances(top)
+    if agent is None or instances is None:
+        return None
+    return Config(path, agent, instances)
+
+
+def _agent(top: _Table) -> AgentSettings | None:
+    table = top.table("agent", _AGENT_KEYS) or _Table(top.context, "agent", {}, _AGENT_KEYS)
+    socket = _absolute_path(table, "control_socket", DEFAULT_CONTROL_SOCKET)
+    if socket is not None and len(os.fsencode(socket)) > MAX_SOCKET_PATH:
+        length = len(os.fsencode(socket))
+        table.report("control_socket", f"is {length} bytes; a socket path is at most 107")
+        socket = None
+    state_dir = _absolute_path(table, "state_dir", DEFAULT_STATE_DIR)
+    log_format = table.choice("log_format", LOG_FORMATS, "text")
+    if socket is None or state_dir is None or log_format is None:
+        return None
+    return AgentSettings(socket, state_dir, log_format)
+
+
+def _absolute_path(table: _Table, name: str, default: Path) -> Path | None:
+    text = table.get(name, str, str(default))
+    if text is None:
+        return None
+    if not Path(text).is_absolute():
+        table.report(name, f"{text!r} is relative; write an absolute path (like '{default}')")
+        return None
+    return Path(text)
+
+
+def _instances(top: _Table) -> tuple[InstanceConfig, ...] | None:
+    items = top.data.get("instance")
+    if items is None or items == []:
+        top.report("instance", "no [[instance]] tables: configure at least one virtual router")
+        return None
+    if not isinstance(items, list):
+        got = "a single table" if isinstance(items, dict) else _describe(items)
+        top.report("instance", f"expected [[instance]] tables (double brackets), got {got}")
+        return None
+    built: list[InstanceConfig] = []
+    identities: list[_Identity] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            top.report(f"instance[{index}]", f"expected a table, got {_describe(item)}")
+            continue
+        instance, identity = _instance(top.context, index, item)
+        identities.append(identity)
+        if instance is not None:
+            built.append(instance)
+    _check_across(top.context, identities)
+    return tuple(built) if len(built) == len(items) else None
+
+
+# --------------------------------------------------------------------------- one instance
+
+_INSTANCE_KEYS = (
+    "name",
+    "interface",
+    "vrid",
+    "priority",
+    "version",
+    "advert_interval",
+    "preempt",
+    "preempt_delay",
+    "accept",
+    "vips",
+    "unicast_source",
+    "unicast_peers",
+    "multicast_group",
+    "checksum",
+    "use_vmac",
+    "announce",
+    "auth",
+)
+# keepalived's names, for operators migrating a keepalived.conf.
+_INSTANCE_HINTS = {
+    "virtual_router_id": "did you mean 'vrid'?",
+    "advert_int": "did you mean 'advert_interval'?",
+    "virtual_ipaddress": "did you mean 'vips'?",
+    "unicast_src_ip": "did you mean 'unicast_source'?",
+    "unicast_peer": "did you mean 'unicast_peers'?",
+    "nopreempt": "write preempt = false",
+    "vip_labels": (
+        'give the label with its VIP: vips = [{ address = "192.0.2.100/24", label = "eth0:web" }]'
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """What instances must not share, as far as it could be read."""
+
+    index: int
+    name: str | None
+    interface: str | None
+    vrid: int | None
+    vips: tuple[tuple[str, Vip], ...]
+
+    def describe(self) -> str:
+        named = f" ({self.name!r})" if self.name else ""
+        return f"instance[{self.index}]{named}"
+
+
+def _instance(
+    context: _Context, index: int, data: dict[str, object]
+) -> tuple[InstanceConfig | None, _Identity]:
+    table = _Table(context, f"instance[{index}]", data, _INSTANCE_KEYS, _INSTANCE_HINTS)
+    before = len(context.problems)
+    name = _name(table)
+    interface = _interface_name(table)
+    vrid = table.integer("vrid", 1, 255, "VRID is 1..255", None)
+    priority = table.integer("priority", 1, 255, "255 is the address owner", 100)
+    version = _version(table)
+    interval_cs = _interval_cs(table, version)
+    preempt = table.get("preempt", bool, True)
+    preempt_delay = table.duration("preempt_delay", Fraction(0), MAX_PREEMPT_DELAY)
+    accept = table.get("accept", bool, False)
+    use_vmac = table.get("use_vmac", bool, False)
+    vips = _vips(table, interface, version)
+    families = {vip.family for _, vip in vips}
+    source, peers = _unicast(table, families)
+    group = _group(table, families, peers)
+    checksum = table.choice("checksum", [policy.value for policy in ChecksumPolicy], "auto")
+    announce = _announce(table)
+    auth = _auth(table, interval_cs)
+    identity = _Identity(index, name, interface, vrid, tuple(vips))
+    if len(context.problems) > before:
+        return None, identity
+    instance = InstanceConfig(
+        name=_valid(name),
+        interface=_valid(interface),
+        vrid=_valid(vrid),
+        priority=_valid(priority),
+        version=_valid(version),
+        interval_cs=_valid(interval_cs),
+        preempt=_valid(preempt),
+        preempt_delay=float(_valid(preempt_delay)),
+        accept=_valid(accept),
+        vips=tuple(vip for _, vip in vips),
+        unicast_source=source,
+        unicast_peers=peers,
+        multicast_group=group,
+        checksum=ChecksumPolicy(_valid(checksum)),
+        auth=auth,
+        use_vmac=_valid(use_vmac),
+        announce=_valid(announce),
+    )
+    return instance, identity
+
+
+def _valid(value: _T | None) -> _T:
+    """A value read without a problem (callers check that no problem was reported)."""
+    if value is None:
+        raise AssertionError("a value was None although no problem was reported")
+    return value
+
+
+def _name(table: _Table) -> str | None:
+    name = table.need("name", str, "a name like 'web' (letters, digits, '_', '.', '-')")
+    if name is not None and not _NAME.fullmatch(name):
+        table.report(
+            "name", f"{name!r} must be non-empty and made of letters, digits, '_', '.', '-'"
+        )
+        return None
+    return name
+
+
+def _interface_name(table: _Table) -> str | None:
+    name = table.need("interface", str, "the network interface, like 'eth0'")
+    problem = None if name is None else _interface_problem(name)
+    if problem:
+        table.report("interface", problem)
+        return None
+    return name
+
+
+def _interface_problem(name: str) -> str | None:
+    if not 1 <= len(name) <= MAX_INTERFACE_NAME:
+        return f"{name!r} is {len(name)} characters; interface names are 1..15"
+    if name in (".", "..") or any(c == "/" or c.isspace() for c in name):
+        return f"{name!r} is not an interface name (no '/', no whitespace)"
+    if ":" in name:
+        return f"{name!r} is not an interface name (':' belongs to address labels)"
+    return None
+
+
+def _version(table: _Table) -> int | None:
+    version = table.get("version", int, 3)
+    if version is not None and version not in (2, 3):
+        table.report("version", f"{version} is not 2 or 3 (VRRPv2 is RFC 3768, VRRPv3 RFC 5798)")
+        return None
+    return version
+
+
+def _interval_cs(table: _Table, version: int | None) -> int | None:
+    """The advert interval in centiseconds, as the protocol core counts it."""
+    seconds = table.duration("advert_interval", Fraction(1))
+    if seconds is None or version is None:
+        return None
+    shown = _show(table.data.get("advert_interval", "1s"))
+    problem = _v2_interval_problem(seconds) if version == 2 else _v3_interval_problem(seconds)
+    if problem:
+        table.report("advert_interval", f"{shown} {problem}")
+        return None
+    return int(seconds * 100)
+
+
+def _v2_interval_problem(seconds: Fraction) -> str | None:
+    if seconds.denominator == 1 and 1 <= seconds <= V2_MAX_INTERVAL_S:
+        return None
+    return (
+        "is not a whole number of seconds in 1s..255s "
+        "(VRRPv2 carries whole seconds; use version = 3 for shorter intervals)"
+    )
+
+
+def _v3_interval_problem(seconds: Fraction) -> str | None:
+    centiseconds = seconds * 100
+    if centiseconds.denominator != 1:
+        return "is not a multiple of 10ms (VRRPv3 carries centiseconds)"
+    if not 1 <= centiseconds <= V3_MAX_INTERVAL_CS:
+        return "is outside 10ms..40.95s (VRRPv3 carries 1..4095 centiseconds)"
+    return None
+
+
+# --------------------------------------------------------------------------- VIPs
+
+_VIP_EXAMPLE = '"192.0.2.100/24"'
+
+
+def _vips(table: _Table, interface: str | None, version: int | None) -> list[tuple[str, Vip]]:
+    """The VIPs that are valid, each with its key path."""
+    items = table.need("vips", list, f"an array of addresses with prefix, like [{_VIP_EXAMPLE}]")
+    if items is None:
+        return []
+    if not items:
+        table.report("vips", f"is empty: list at least one VIP, like [{_VIP_EXAMPLE}]")
+        return []
+    found: list[tuple[str, Vip]] = []
+    first: dict[IPAddress, str] = {}
+    for index, item in enumerate(items):
+        key = f"vips[{index}]"
+        vip = _vip(table, key, item, interface, version)
+        if vip is not None and vip.address in first:
+            table.report(key, f"{vip.address} is listed twice (also {first[vip.address]})")
+        elif vip is not None:
+            first[vip.address] = key
+            found.append((table.key(key), vip))
+    _check_vip_count(table, found)
+    return found
+
+
+def _check_vip_count(table: _Table, vips: list[tuple[str, Vip]]) -> None:
+    for family in (4, 6):
+        count = sum(1 for _, vip in vips if vip.family == family)
+        if count > MAX_ADDRESSES:
+            message = f"has {count} {_FAMILY_NAMES[family]} VIPs; an advert carries at most 255"
+            table.report("vips", message)
+
+
+def _vip(
+    table: _Table, key: str, item: object, interface: str | None, version: int | None
+) -> Vip | None:
+    if isinstance(item, str):
+        return _vip_from(table.context, table.key(key), item, interface, version)
+    if not isinstance(item, dict):
+        expected = "an address string or a table { address = ..., label = ... }"
+        table.report(key, f"expected {expected}, got {_describe(item)}")
+        return None
+    entry = _Table(table.context, table.key(key), item, ("address", "label"))
+    address = entry.need("address", str, f"an address with prefix, like {_VIP_EXAMPLE}")
+    label = entry.optional("label", str)
+    if address is None:
+        return None
+    vip = _vip_from(table.context, entry.key("address"), address, interface, version)
+    if vip is None or label is None:
+        return vip
+    problem = _label_problem(label, vip, interface)
+    if problem:
+        entry.report("label", problem)
+        return None
+    return Vip(vip.interface, label)
+
+
+def _vip_from(
+    context: _Context, key: str, text: str, interface: str | None, version: int | None
+) -> Vip | None:
+    try:
+        parsed = ipaddress.ip_interface(text)
+    except ValueError:
+        example = "'192.0.2.100/24' or '2001:db8::100/64'"
+        context.report(key, f"{text!r} is not an address with prefix length, like {example}")
+        return None
+    problem = _unicast_problem(parsed.ip)
+    if problem is None and version == 2 and parsed.version == 6:
+        problem = "is IPv6, but VRRPv2 carries IPv4 only (use version = 3)"
+    if problem:
+        context.report(key, f"{parsed.ip} {problem}")
+        return None
+    return Vip(parsed)
+
+
+def _label_problem(label: str, vip: Vip, interface: str | None) -> str | None:
+    if vip.family == 6:
+        return "labels are IPv4-only (Linux has no labels on IPv6 addresses)"
+    if len(label) > MAX_INTERFACE_NAME:
+        return f"{label!r} is {len(label)} characters; the kernel allows at most 15"
+    if interface is not None and not label.startswith(interface):
+        return f"{label!r} must start with the interface name {interface!r}, like '{interface}:vip'"
+    return None
+
+
+def _unicast_problem(address: IPAddress) -> str | None:
+    for failed, kind in (
+        (address.is_multicast, "multicast"),
+        (address.is_unspecified, "unspecified"),
+        (address.is_loopback, "loopback"),
+    ):
+        if failed:
+            return f"is a {kind} address; it must be a unicast address"
+    return None
+
+
+def _multicast_problem(address: IPAddress) -> str | None:
+    return None if address.is_multicast else "is not a multicast address"
+
+
+# --------------------------------------------------------------------------- addressing
+
+
+def _families_text(families: Iterable[int]) -> str:
+    return " and ".join(_FAMILY_NAMES[family] for family in sorted(families))
+
+
+def _parse_address(
+    table: _Table, key: str, text: str, *, multicast: bool = False
+) -> IPAddress | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        table.report(key, f"{text!r} is not an IP address")
+        return None
+    problem = _multicast_problem(address) if multicast else _unicast_problem(address)
+    if problem:
+        table.report(key, f"{address} {problem}")
+        return None
+    return address
+
+
+def _unicast(table: _Table, families: set[int]) -> tuple[IPAddress | None, tuple[IPAddress, ...]]:
+    text = table.optional("unicast_source", str)
+    source = None if text is None else _parse_address(table, "unicast_source", text)
+    peers = _peers(table, source)
+    if source is not None and families and source.version not in families:
+        table.report("unicast_source", _family_mismatch(source, families))
+    for key, peer in peers:
+        if families and peer.version not in families:
+            table.report(key, _family_mismatch(peer, families))
+    if peers:
+        _check_peer_families(table, families, {peer.version for _, peer in peers})
+    return source, tuple(peer for _, peer in peers)
+
+
+def _family_mismatch(address: IPAddress, families: set[int]) -> str:
+    return (
+        f"{address} is {_FAMILY_NAMES[address.version]}, but this instance has only "
+        f"{_families_text(families)} VIPs"
+    )
+
+
+def _check_peer_families(table: _Table, families: set[int], peer_families: set[int]) -> None:
+    for family in sorted(families - peer_families):
+        name = _FAMILY_NAMES[family]
+        table.report(
+            "unicast_peers",
+            f"has no {name} peer for the {name} VIPs: each family's adverts go only to peers "
+            f"of that family; add {name} peers or move these VIPs to an instance of their own",
+        )
+
+
+def _peers(table: _Table, source: IPAddress | None) -> list[tuple[str, IPAddress]]:
+    items = table.get("unicast_peers", list, [])
+    peers: list[tuple[str, IPAddress]] = []
+    for index, item in enumerate(items or []):
+        key = f"unicast_peers[{index}]"
+        if not isinstance(item, str):
+            table.report(key, f"expected an address string, got {_describe(item)}")
+            continue
+        peer = _parse_address(table, key, item)
+        if peer is None:
+            continue
+        if peer == source:
+            table.report(key, f"{peer} is the unicast_source itself; list only the other hosts")
+        elif peer in [known for _, known in peers]:
+            table.report(key, f"{peer} is listed twice")
+        else:
+            peers.append((table.key(key), peer))
+    return peers
+
+
+def _group(table: _Table, families: set[int], peers: tuple[IPAddress, ...]) -> IPAddress | None:
+    text = table.optional("multicast_group", str)
+    if text is None:
+        return None
+    group = _parse_address(table, "multicast_group", text, multicast=True)
+    if group is None or not families:
+        return group
+    if group.version not in families:
+        table.report("multicast_group", _family_mismatch(group, families))
+    elif any(peer.version == group.version for peer in peers):
+        name = _FAMILY_NAMES[group.version]
+        table.report(
+            "multicast_group",
+            f"is unused: {name} adverts go to unicast_peers; remove one of the two",
+        )
+    return group
+
+
+# --------------------------------------------------------------------------- announce
+
+
+def _announce(table: _Table) -> AnnounceSettings | None:
+    section = table.table("announce", ("count", "interval", "refresh"))
+    if section is None:
+        return AnnounceSettings() if "announce" not in table.data else None
+    count = section.integer("count", 1, MAX_ANNOUNCE_COUNT, "announcements per VIP", 5)
+    interval = section.duration("interval", Fraction(1, 50), MAX_ANNOUNCE_INTERVAL)
+    refresh = section.duration("refresh", Fraction(0))
+    if refresh is not None and 0 < refresh < MIN_ANNOUNCE_REFRESH:
+        shown = _show(section.data["refresh"])
+        section.report("refresh", f"{shown} is too often; write 0 (off) or at least '1s'")
+        refresh = None
+    if count is None or interval is None or refresh is None:
+        return None
+    return AnnounceSettings(count, float(interval), float(refresh))
+
+
+# --------------------------------------------------------------------------- authentication
+
+_AUTH_KEYS = ("keys", "active_key", "mode", "anti_replay", "time_window")
+_KEY_KEYS = ("id", "secret", "secret_file")
+_KEY_EXAMPLE = '[{ id = 1, secret = "hex:…" }]'
+
+
+def _auth(table: _Table, interval_cs: int | None) -> AuthConfig | None:
+    section = table.table("auth", _AUTH_KEYS)
+    if section is None:
+        return None
+    keys, ids = _auth_keys(section)
+    active = section.integer("active_key", 1, 255, "key ids are 1..255", None)
+    if ids and active is not None and active not in ids:
+        known = ", ".join(str(key_id) for key_id in ids)
+        section.report("active_key", f"{active} names no key (key ids: {known})")
+    mode = section.choice("mode", [mode.value for mode in AuthMode], AuthMode.ENFORCE.value)
+    anti_replay = section.choice("anti_replay", [a.value for a in AntiReplay], "time")
+    window = _time_window(section, interval_cs)
+    if keys is None or active is None or mode is None or anti_replay is None or window is None:
+        return None
+    try:
+        return AuthConfig(keys, active, AuthMode(mode), AntiReplay(anti_replay), window)
+    except ProtocolUsageError as error:
+        section.report("keys", str(error))
+        return None
+
+
+def _time_window(section: _Table, interval_cs: int | None) -> int | None:
+    default = default_time_window(interval_cs or 100)
+    seconds = section.duration("time_window", Fraction(default), Fraction(MAX_TIME_WINDOW))
+    if seconds is None:
+        return None
+    if seconds.denominator != 1 or seconds < 1:
+        shown = _show(section.data["time_window"])
+        section.report("time_window", f"{shown} is not a whole number of seconds in 1..300")
+        return None
+    return int(seconds)
+
+
+def _auth_keys(section: _Table) -> tuple[tuple[AuthKey, ...] | None, list[int]]:
+    """The keys if all are valid, and every key id that could be read."""
+    items = section.need("keys", list, f"an array of keys, like {_KEY_EXAMPLE}")
+    if not items:
+        if items is not None:
+            section.report("keys", f"is empty: give at least one key, like {_KEY_EXAMPLE}")
+        return None, []
+    keys: list[AuthKey] = []
+    ids: list[int] = []
+    for index, item in enumerate(items):
+        key_id, key = _auth_key(section, f"keys[{index}]", item)
+        if key_id is not None and key_id in ids:
+            section.report(f"keys[{index}].id", f"key id {key_id} is listed twice")
+            continue
+        ids += [] if key_id is None else [key_id]
+        keys += [] if key is None else [key]
+    return (tuple(keys) if len(keys) == len(items) else None), ids
+
+
+def _auth_key(section: _Table, key: str, item: object) -> tuple[int | None, AuthKey | None]:
+    if not isinstance(item, dict):
+        section.report(key, f"expected a table like {_KEY_EXAMPLE[1:-1]}, got {_describe(item)}")
+        return None, None
+    entry = _Table(section.context, section.key(key), item, _KEY_KEYS)
+    key_id = entry.integer("id", 1, 255, "key ids are 1..255", None)
+    secret = _secret(entry)
+    if key_id is None or secret is None:
+        return key_id, None
+    return key_id, AuthKey(key_id, secret)
+
+
+def _secret(entry: _Table) -> bytes | None:
+    """The key bytes from ``secret`` or ``secret_file``; messages never quote a secret."""
+    if ("secret" in entry.data) == ("secret_file" in entry.data):
+        entry.report("secret", "give exactly one of secret or secret_file")
+        return None
+    name = "secret" if "secret" in entry.data else "secret_file"
+    value = entry.optional(name, str)
+    if value is None:
+        return None
+    try:
+        if name == "secret_file":
+            value = _read_secret_file(entry.context.base_dir / value)
+        return decode_secret(value)
+    except ValueError as error:
+        entry.report(name, str(error))
+        return None
+
+
+def decode_secret(text: str) -> bytes:
+    """``hex:<digits>`` or raw ASCII, 32..64 bytes once decoded."""
+    if text.startswith("hex:"):
+        try:
+            secret = bytes.fromhex(text[4:])
+        except ValueError:
+            raise ValueError("'hex:' must be followed by pairs of hex digits") from None
+    elif text.isascii():
+        secret = text.encode("ascii")
+    else:
+        raise ValueError("a raw secret must be ASCII; write other bytes as hex:<digits>")
+    if not MIN_KEY_LENGTH <= len(secret) <= MAX_KEY_LENGTH:
+        raise ValueError(
+            f"the key is {len(secret)} bytes; keys are 32..64 bytes "
+            "(64..128 digits after 'hex:'); make one with: openssl rand -hex 32"
+        )
+    return secret
+
+
+def _read_secret_file(path: Path) -> str:
+    """The file's text without trailing CR/LF, if only its owner can read it."""
+    try:
+        with path.open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            _check_secret_file(path, info)
+            raw = handle.read()
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
+    try:
+        return raw.decode("ascii").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not ASCII; write the key as hex:<digits>") from None
+
+
+def _check_secret_file(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path} is not a regular file")
+    if info.st_uid not in (0, os.getuid()):
+        raise ValueError(f"{path} is owned by uid {info.st_uid}; it must be owned by root")
+    if info.st_mode & 0o077:
+        mode = stat.S_IMODE(info.st_mode)
+        raise ValueError(f"{path} is open to group/others (mode {mode:04o}); run: chmod 600 {path}")
+
+
+# --------------------------------------------------------------------------- across instances
+
+
+def _check_across(context: _Context, identities: list[_Identity]) -> None:
+    names: dict[str, _Identity] = {}
+    routers: dict[tuple[str, int, int], _Identity] = {}
+    vips: dict[tuple[str, IPAddress], _Identity] = {}
+    for identity in identities:
+        path = f"instance[{identity.index}]"
+        if identity.name is not None:
+            if identity.name in names:
+                other = names[identity.name].describe()
+                context.report(f"{path}.name", f"{identity.name!r} is already used by {other}")
+            names.setdefault(identity.name, identity)
+        if identity.interface is not None:
+            _check_router(context, identity, routers)
+            _check_shared_vips(context, identity, vips)
+
+
+def _check_router(
+    context: _Context, identity: _Identity, routers: dict[tuple[str, int, int], _Identity]
+) -> None:
+    assert identity.interface is not None
+    if identity.vrid is None:
+        return
+    for family in sorted({vip.family for _, vip in identity.vips}):
+        router = (identity.interface, identity.vrid, family)
+        other = routers.setdefault(router, identity)
+        if other is not identity:
+            context.report(
+                f"instance[{identity.index}].vrid",
+                f"vrid {identity.vrid} on {identity.interface} ({_FAMILY_NAMES[family]}) is "
+                f"already used by {other.describe()}; interface, VRID and family make one router",
+            )
+
+
+def _check_shared_vips(
+    context: _Context, identity: _Identity, vips: dict[tuple[str, IPAddress], _Identity]
+) -> None:
+    assert identity.interface is not None
+    for key, vip in identity.vips:
+        other = vips.setdefault((identity.interface, vip.address), identity)
+        if other is not identity:
+            message = (
+                f"{vip.address} is already a VIP of {other.describe()} on {identity.interface}"
+            )
+            context.report(key, message)
+
+
+# --------------------------------------------------------------------------- line numbers
+
+
+class _ScanError(Exception):
+    pass
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SCALAR = re.compile(r"[^,\]}#\n]*")
+
+
+class _LineIndex:
+    """The line where each key path starts ("instance[1].auth.keys[0].id"), found by scanning
+    the raw text; tomllib reports none. Only used on text tomllib accepted, and best effort:
+    a path it cannot place (or any surprise) just has no line."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._pos = 0
+        self._newlines = [index for index, char in enumerate(text) if char == "\n"]
+        self._arrays: dict[str, int] = {}
+        self.lines: dict[str, int] = {}
+        with contextlib.suppress(_ScanError, IndexError):
+            self._document()
+
+    def find(self, key: str) -> int | None:
+        """The line of ``key``, else of the nearest enclosing key or table that has one."""
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            cut = max(key.rfind("."), key.rfind("[") if key.endswith("]") else -1)
+            key = key[: max(cut, 0)]
+        return None
+
+    def _record(self, path: str, pos: int) -> None:
+        self.lines.setdefault(path, bisect_left(self._newlines, pos) + 1)
+
+    def _skip(self, newlines: bool) -> None:
+        text = self._text
+        while self._pos < len(text):
+            char = text[self._pos]
+            if char == "#":
+                end = text.find("\n", self._pos)
+                self._pos = len(text) if end < 0 else end
+            elif char in " \t\r" or (newlines and char == "\n"):
+                self._pos += 1
+            else:
+                return
+
+    def _document(self) -> None:
+        table = ""
+        while True:
+            self._skip(newlines=True)
+            start = self._pos
+            if start >= len(self._text):
+                return
+            if self._text[start] == "[":
+                table = self._header()
+            else:
+                self._keyval(table)
+            if self._pos == start:
+                raise _ScanError
+
+    def _header(self) -> str:
+        start = self._pos
+        is_array = self._text.startswith("[[", start)
+        self._pos += 2 if is_array else 1
+        parts = self._key()
+        self._skip(newlines=False)
+        self._pos += 2 if is_array else 1
+        path = ""
+        for index, part in enumerate(parts):
+            base = f"{path}.{part}" if path else part
+            if is_array and index == len(parts) - 1:
+                self._arrays[base] = self._arrays.get(base, 0) + 1
+            count = self._arrays.get(base)
+            path = base if count is None else f"{base}[{count - 1}]"
+        self._record(path, start)
+        return path
+
+    def _key(self) -> list[str]:
+        parts = []
+        while True:
+            self._skip(newlines=False)
+            parts.append(self._key_part())
+            self._skip(newlines=False)
+            if not self._text.startswith(".", self._pos):
+                return parts
+            self._pos += 1
+
+    def _key_part(self) -> str:
+        start = self._pos
+        if self._text[start] in "\"'":
+            self._string()
+            return self._text[start + 1 : self._pos - 1]
+        match = _BARE_KEY.match(self._text, start)
+        if match is None:
+            raise _ScanError
+        self._pos = match.end()
+        return match.group()
+
+    def _keyval(self, table: str) -> None:
+        start = self._pos
+        path = table
+        for part in self._key():
+            path = f"{path}.{part}" if path else part
+            self._record(path, start)
+        self._skip(newlines=False)
+        if not self._text.startswith("=", self._pos):
+            raise _ScanError
+        self._pos += 1
+        self._skip(newlines=False)
+        self._value(path)
+
+    def _value(self, path: str) -> None:
+        char = self._text[self._pos]
+        if char in "\"'":
+            self._string()
+        elif char == "[":
+            self._array(path)
+        elif char == "{":
+            self._inline_table(path)
+        else:
+            match = _SCALAR.match(self._text, self._pos)
+            self._pos = match.end() if match else self._pos
+
+    def _array(self, path: str) -> None:
+        self._pos += 1
+        index = 0
+        while True:
+            self._skip(newlines=True)
+            if self._text[self._pos] == "]":
+                self._pos += 1
+                return
+            element = f"{path}[{index}]"
+            self._record(element, self._pos)
+            start = self._pos
+            self._value(element)
+            if self._pos == start:
+                raise _ScanError
+            index += 1
+            self._skip(newlines=True)
+            if self._text[self._pos] == ",":
+                self._pos += 1
+
+    def _inline_table(self, path: str) -> None:
+        self._pos += 1
+        while True:
+            self._skip(newlines=True)
+            char = self._text[self._pos]
+            if char == "}":
+                self._pos += 1
+                return
+            if char == ",":
+                self._pos += 1
+                continue
+            self._keyval(path)
+
+    def _string(self) -> None:
+        text, start = self._text, self._pos
+        quote = text[start]
+        closing = quote * 3 if text.startswith(quote * 3, start) else quote
+        pos = start + len(closing)
+        while pos < len(text):
+            if quote == '"' and text[pos] == "\\":
+                pos += 2
+            elif text.startswith(closing, pos):
+                pos += len(closing)
+                # A multi-line string may end in one or two quotes of its own: """a""""
+                extra = 0
+                while len(closing) == 3 and extra < 2 and text.startswith(quote, pos):
+                    pos, extra = pos + 1, extra + 1
+                self._pos = pos
+                return
+            else:
+                pos += 1
+        raise _ScanError

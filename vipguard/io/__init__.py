@@ -1,0 +1,1 @@
+"""Thin kernel adapters: the only place with sockets, netlink, AF_PACKET and clocks."""

@@ -1,0 +1,130 @@
+"""Raw IP protocol 112 sockets: one per interface and address family, shared by its instances.
+
+Adverts are sent with TTL / hop limit 255 and DSCP CS6 from an explicit source address (IPv4: the
+interface's primary address or the configured unicast source; IPv6: the link-local address),
+chosen per packet with IP_PKTINFO / IPV6_PKTINFO. Our own multicast is not looped back.
+The VRRP checksum is computed by the codec, never by the kernel.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+from ..proto.addresses import IPAddress
+from ..proto.packet import ReceivedPacket
+
+IPPROTO_VRRP = 112
+TTL = 255
+DSCP_CS6 = 0xC0
+MAX_DATAGRAM = 2048
+_CMSG_SPACE = socket.CMSG_SPACE(64) * 2
+# Linux values the socket module does not export on every build.
+IP_PKTINFO = 8
+IP_MULTICAST_ALL = 49
+
+
+class VrrpSocket:
+    """A non-blocking raw socket bound to one interface."""
+
+    def __init__(self, ifname: str, ifindex: int, ipv6: bool) -> None:
+        self.ifname, self.ifindex, self.ipv6 = ifname, ifindex, ipv6
+        family = socket.AF_INET6 if ipv6 else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_RAW, IPPROTO_VRRP)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            self.sock.setblocking(False)
+            (self._configure_ipv6 if ipv6 else self._configure_ipv4)()
+        except OSError:
+            self.sock.close()
+            raise
+
+    def _configure_ipv4(self) -> None:
+        s = self.sock
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, TTL)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, TTL)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, DSCP_CS6)
+        s.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+        mreqn = struct.pack("@4s4si", b"\0" * 4, b"\0" * 4, self.ifindex)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+
+    def _configure_ipv6(self) -> None:
+        s = self.sock
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, TTL)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, TTL)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, DSCP_CS6)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+
+    def join(self, group: IPAddress) -> None:
+        if isinstance(group, IPv6Address):
+            mreq = group.packed + struct.pack("@I", self.ifindex)
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        else:
+            mreqn = struct.pack("@4s4si", group.packed, b"\0" * 4, self.ifindex)
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, payload: bytes, source: IPAddress, destination: IPAddress) -> None:
+        if isinstance(source, IPv6Address):
+            info = source.packed + struct.pack("@I", self.ifindex)
+            cmsg = (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, info)
+            address: tuple[str, int] | tuple[str, int, int, int] = (
+                str(destination),
+                0,
+                0,
+                self.ifindex,
+            )
+        else:
+            info = struct.pack("@i4s4s", self.ifindex, source.packed, b"\0" * 4)
+            cmsg = (socket.IPPROTO_IP, IP_PKTINFO, info)
+            address = (str(destination), 0)
+        self.sock.sendmsg([payload], [cmsg], 0, address)
+
+    def receive(self) -> ReceivedPacket | None:
+        """One datagram, or None when the queue is empty or the datagram is not even IP."""
+        try:
+            data, ancillary, _flags, sender = self.sock.recvmsg(MAX_DATAGRAM, _CMSG_SPACE)
+        except BlockingIOError:
+            return None
+        if self.ipv6:
+            return _ipv6_packet(data, ancillary, sender)
+        return _ipv4_packet(data)
+
+
+def _ipv4_packet(data: bytes) -> ReceivedPacket | None:
+    """IPv4 raw sockets deliver the IP header too: take TTL and addresses from it."""
+    if len(data) < 20 or data[0] >> 4 != 4:
+        return None
+    header_length = (data[0] & 0x0F) * 4
+    if header_length < 20 or len(data) < header_length:
+        return None
+    source, destination = IPv4Address(data[12:16]), IPv4Address(data[16:20])
+    return ReceivedPacket(source, destination, data[8], data[header_length:])
+
+
+def _ipv6_packet(
+    data: bytes, ancillary: list[tuple[int, int, bytes]], sender: tuple[str, ...]
+) -> ReceivedPacket | None:
+    """IPv6 raw sockets deliver the payload only: hop limit and destination come as cmsgs."""
+    hop_limit, destination = -1, None
+    for level, kind, value in ancillary:
+        if level != socket.IPPROTO_IPV6:
+            continue
+        if kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
+            hop_limit = struct.unpack("@i", value[:4])[0]
+        elif kind == socket.IPV6_PKTINFO and len(value) >= 16:
+            destination = IPv6Address(value[:16])
+    if destination is None:
+        return None
+    source = ip_address(str(sender[0]).split("%", 1)[0])
+    return ReceivedPacket(source, destination, hop_limit, data)
