@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 10000
 SIM_SEEDS ?= 2000
 # Debian packages the tests and the demo use (installed only when missing).
-DEB_PACKAGES := iproute2
+DEB_PACKAGES := iproute2 nftables procps
 
 .PHONY: help setup deb-packages test unit lint sim demo clean
 

@@ -360,7 +360,7 @@ class _Table:
         return None
 
     def duration(
-        self, name: str, default: Fraction, high: Fraction | None = None, why: str = ""
+        self, name: str, default: Fraction, high: Fraction | None = None
     ) -> Fraction | None:
         """A non-negative duration in seconds, at most ``high``."""
         if name not in self.data:
@@ -372,8 +372,7 @@ class _Table:
             self.report(name, str(error))
             return None
         if high is not None and seconds > high:
-            reason = f" ({why})" if why else ""
-            self.report(name, f"{_show(value)} is outside 0s..{format_duration(high)}{reason}")
+            self.report(name, f"{_show(value)} is outside 0s..{format_duration(high)}")
             return None
         return seconds
 
@@ -555,8 +554,8 @@ class _Identity:
 def _instance(
     context: _Context, index: int, data: dict[str, object]
 ) -> tuple[InstanceConfig | None, _Identity]:
-    table = _Table(context, f"instance[{index}]", data, _INSTANCE_KEYS, _INSTANCE_HINTS)
     before = len(context.problems)
+    table = _Table(context, f"instance[{index}]", data, _INSTANCE_KEYS, _INSTANCE_HINTS)
     name = _name(table)
     interface = _interface_name(table)
     vrid = table.integer("vrid", 1, 255, "VRID is 1..255", None)
@@ -763,12 +762,12 @@ def _label_problem(label: str, vip: Vip, interface: str | None) -> str | None:
 
 def _unicast_problem(address: IPAddress) -> str | None:
     for failed, kind in (
-        (address.is_multicast, "multicast"),
-        (address.is_unspecified, "unspecified"),
-        (address.is_loopback, "loopback"),
+        (address.is_multicast, "a multicast"),
+        (address.is_unspecified, "an unspecified"),
+        (address.is_loopback, "a loopback"),
     ):
         if failed:
-            return f"is a {kind} address; it must be a unicast address"
+            return f"is {kind} address; it must be a unicast address"
     return None
 
 
@@ -806,7 +805,7 @@ def _unicast(table: _Table, families: set[int]) -> tuple[IPAddress | None, tuple
         table.report("unicast_source", _family_mismatch(source, families))
     for key, peer in peers:
         if families and peer.version not in families:
-            table.report(key, _family_mismatch(peer, families))
+            table.context.report(key, _family_mismatch(peer, families))
     if peers:
         _check_peer_families(table, families, {peer.version for _, peer in peers})
     return source, tuple(peer for _, peer in peers)
@@ -902,6 +901,7 @@ def _auth(table: _Table, interval_cs: int | None) -> AuthConfig | None:
     if ids and active is not None and active not in ids:
         known = ", ".join(str(key_id) for key_id in ids)
         section.report("active_key", f"{active} names no key (key ids: {known})")
+        active = None
     mode = section.choice("mode", [mode.value for mode in AuthMode], AuthMode.ENFORCE.value)
     anti_replay = section.choice("anti_replay", [a.value for a in AntiReplay], "time")
     window = _time_window(section, interval_cs)
@@ -916,10 +916,10 @@ def _auth(table: _Table, interval_cs: int | None) -> AuthConfig | None:
 
 def _time_window(section: _Table, interval_cs: int | None) -> int | None:
     default = default_time_window(interval_cs or 100)
-    seconds = section.duration("time_window", Fraction(default), Fraction(MAX_TIME_WINDOW))
+    seconds = section.duration("time_window", Fraction(default))
     if seconds is None:
         return None
-    if seconds.denominator != 1 or seconds < 1:
+    if seconds.denominator != 1 or not 1 <= seconds <= MAX_TIME_WINDOW:
         shown = _show(section.data["time_window"])
         section.report("time_window", f"{shown} is not a whole number of seconds in 1..300")
         return None
@@ -987,9 +987,10 @@ def decode_secret(text: str) -> bytes:
     else:
         raise ValueError("a raw secret must be ASCII; write other bytes as hex:<digits>")
     if not MIN_KEY_LENGTH <= len(secret) <= MAX_KEY_LENGTH:
+        size = f"{len(secret)} byte{'' if len(secret) == 1 else 's'}"
         raise ValueError(
-            f"the key is {len(secret)} bytes; keys are 32..64 bytes "
-            "(64..128 digits after 'hex:'); make one with: openssl rand -hex 32"
+            f"the key is {size}; keys are 32..64 bytes (64..128 digits after 'hex:'); "
+            "make one with: openssl rand -hex 32"
         )
     return secret
 
@@ -997,10 +998,14 @@ def decode_secret(text: str) -> bytes:
 def _read_secret_file(path: Path) -> str:
     """The file's text without trailing CR/LF, if only its owner can read it."""
     try:
-        with path.open("rb") as handle:
-            info = os.fstat(handle.fileno())
-            _check_secret_file(path, info)
-            raw = handle.read()
+        # O_NONBLOCK: a FIFO put in the key's place must not hang the agent on open().
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            _check_secret_file(path, os.fstat(descriptor))
+            with os.fdopen(descriptor, "rb", closefd=False) as handle:
+                raw = handle.read()
+        finally:
+            os.close(descriptor)
     except OSError as error:
         raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
     try:
@@ -1034,38 +1039,41 @@ def _check_across(context: _Context, identities: list[_Identity]) -> None:
                 context.report(f"{path}.name", f"{identity.name!r} is already used by {other}")
             names.setdefault(identity.name, identity)
         if identity.interface is not None:
-            _check_router(context, identity, routers)
-            _check_shared_vips(context, identity, vips)
+            _check_router(context, identity, identity.interface, routers)
+            _check_shared_vips(context, identity, identity.interface, vips)
 
 
 def _check_router(
-    context: _Context, identity: _Identity, routers: dict[tuple[str, int, int], _Identity]
+    context: _Context,
+    identity: _Identity,
+    interface: str,
+    routers: dict[tuple[str, int, int], _Identity],
 ) -> None:
-    assert identity.interface is not None
     if identity.vrid is None:
         return
     for family in sorted({vip.family for _, vip in identity.vips}):
-        router = (identity.interface, identity.vrid, family)
+        router = (interface, identity.vrid, family)
         other = routers.setdefault(router, identity)
         if other is not identity:
             context.report(
                 f"instance[{identity.index}].vrid",
-                f"vrid {identity.vrid} on {identity.interface} ({_FAMILY_NAMES[family]}) is "
+                f"vrid {identity.vrid} on {interface} ({_FAMILY_NAMES[family]}) is "
                 f"already used by {other.describe()}; interface, VRID and family make one router",
             )
 
 
 def _check_shared_vips(
-    context: _Context, identity: _Identity, vips: dict[tuple[str, IPAddress], _Identity]
+    context: _Context,
+    identity: _Identity,
+    interface: str,
+    vips: dict[tuple[str, IPAddress], _Identity],
 ) -> None:
-    assert identity.interface is not None
     for key, vip in identity.vips:
-        other = vips.setdefault((identity.interface, vip.address), identity)
+        other = vips.setdefault((interface, vip.address), identity)
         if other is not identity:
-            message = (
-                f"{vip.address} is already a VIP of {other.describe()} on {identity.interface}"
+            context.report(
+                key, f"{vip.address} is already a VIP of {other.describe()} on {interface}"
             )
-            context.report(key, message)
 
 
 # --------------------------------------------------------------------------- line numbers

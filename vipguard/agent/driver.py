@@ -32,7 +32,7 @@ from ..proto.packet import ReceivedPacket
 from ..proto.router import VirtualRouter
 from . import logs
 
-REJECT_LOG_PERIOD = 10.0
+WARNING_PERIOD = 10.0
 
 
 @dataclass(slots=True)
@@ -83,7 +83,7 @@ class RouterDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._announcing: asyncio.Task[None] | None = None
         self._worker: asyncio.Task[None] | None = None
-        self._rejections = logs.RateLimiter(REJECT_LOG_PERIOD)
+        self._warnings = logs.RateLimiter(WARNING_PERIOD)
 
     @property
     def family(self) -> int:
@@ -160,20 +160,18 @@ class RouterDriver:
             self.counters.adverts_out += 1
         except OSError as error:
             self.counters.send_errors += 1
-            logs.event("send_failed", logging.WARNING, instance=self.name, error=error.strerror)
+            self._warn("send_failed", error=error.strerror)
 
     def _rejected(self, effect: Rejected) -> None:
         self.counters.rejected[effect.reason.value] += 1
-        held = self._rejections.allow(effect.reason, self._clock.now().monotonic)
+        self._warn("advert_rejected", reason=effect.reason.value, source=effect.source)
+
+    def _warn(self, event: str, **fields: object) -> None:
+        """A warning that a misbehaving peer or link could repeat: one line per period."""
+        key = (event, fields.get("reason"))
+        held = self._warnings.allow(key, self._clock.now().monotonic)
         if held is not None:
-            logs.event(
-                "advert_rejected",
-                logging.WARNING,
-                instance=self.name,
-                reason=effect.reason.value,
-                source=effect.source,
-                suppressed=held,
-            )
+            logs.event(event, logging.WARNING, instance=self.name, suppressed=held, **fields)
 
     async def _work(self) -> None:
         while True:
@@ -256,10 +254,4 @@ class RouterDriver:
                 self.port.announcer.announce(vip.ip)
                 self.counters.announcements += 1
             except OSError as error:
-                logs.event(
-                    "announce_failed",
-                    logging.WARNING,
-                    instance=self.name,
-                    vip=vip,
-                    error=error.strerror,
-                )
+                self._warn("announce_failed", vip=vip, error=error.strerror)

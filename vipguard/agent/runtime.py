@@ -13,16 +13,16 @@ import logging
 import os
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import Config, InstanceConfig
 from ..io.announce import Announcer
 from ..io.clock import SteadyWallClock
-from ..io.netlink import InterfaceMissing, Link, Netlink, watch_links
+from ..io.netlink import InterfaceMissing, Link, LinkWatcher, Netlink
 from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, vrrp_group
-from ..proto.router import RouterConfig, VirtualRouter
+from ..proto.router import VirtualRouter
 from . import logs
 from .control import ControlServer
 from .driver import AnnouncePolicy, Port, RouterDriver
@@ -56,6 +56,7 @@ class Agent:
         self.config = config
         self.clock = SteadyWallClock()
         self.netlink = Netlink()
+        self._link_watcher = LinkWatcher()
         self.ports: dict[str, Port] = {}
         self.drivers: list[RouterDriver] = []
         self._by_vrid: dict[tuple[int, bool], dict[int, RouterDriver]] = {}
@@ -108,7 +109,9 @@ class Agent:
                 loop.remove_reader(sock.fileno())
                 sock.close()
             port.announcer.close()
-        await self.netlink.close()
+        loop.remove_reader(self._link_watcher.fileno())
+        self._link_watcher.close()
+        self.netlink.close()
         logs.event("agent_stopped")
 
     # ------------------------------------------------------------------ set-up
@@ -147,8 +150,8 @@ class Agent:
                     )
 
     async def _source(self, plan: _Plan, link: Link) -> IPAddress:
-        configured = plan.instance.unicast_source
-        if configured is not None and configured.version == plan.family:
+        configured = plan.instance.source_of(plan.family)
+        if configured is not None:
             return configured
         found = await self.netlink.primary_address(link.index, plan.ipv6)
         if found is None:
@@ -163,7 +166,7 @@ class Agent:
         instance = plan.instance
         port = self.ports[instance.interface]
         source = await self._source(plan, port.link)
-        router_config = _router_config(instance, plan.family, source)
+        router_config = instance.router_config(plan.family, source)
         sock = self._socket(port, plan.ipv6)
         if not router_config.peers:
             _join(sock, router_config.group or vrrp_group(source))
@@ -196,8 +199,10 @@ class Agent:
         for port in self.ports.values():
             for ipv6, sock in port.sockets.items():
                 loop.add_reader(sock.fileno(), self._readable, port, ipv6)
-        self._tasks.append(asyncio.create_task(self._watch_links(), name="link-watch"))
-        self._tasks.append(asyncio.create_task(self._save_sequences(), name="sequence-store"))
+        loop.add_reader(self._link_watcher.fileno(), self._links_readable)
+        task = asyncio.create_task(self._save_sequences(), name="sequences")
+        task.add_done_callback(_report_failure)
+        self._tasks.append(task)
 
     def _readable(self, port: Port, ipv6: bool) -> None:
         sock = port.sockets[ipv6]
@@ -212,17 +217,30 @@ class Agent:
                 continue
             driver.on_packet(packet)
 
-    async def _watch_links(self) -> None:
+    def _links_readable(self) -> None:
+        changes = self._link_watcher.read()
+        if changes is None:  # the kernel dropped messages: ask for every link again
+            self._tasks.append(asyncio.create_task(self._resync_links()))
+            return
         by_index = {port.link.index: port for port in self.ports.values()}
-        async for link in watch_links():
-            port = by_index.get(link.index)
-            if port is None or port.link.up == link.up:
-                continue
-            logs.event("link_changed", interface=port.link.name, up=link.up)
-            port.link = link
-            for driver in self.drivers:
-                if driver.port is port:
-                    driver.on_link(link.up)
+        for index, up in changes:
+            port = by_index.get(index)
+            if port is not None:
+                self._link_changed(port, up)
+
+    async def _resync_links(self) -> None:
+        for port in self.ports.values():
+            link = await self.netlink.link(port.link.name)
+            self._link_changed(port, link.up)
+
+    def _link_changed(self, port: Port, up: bool) -> None:
+        if port.link.up == up:
+            return
+        logs.event("link_changed", interface=port.link.name, up=up)
+        port.link = replace(port.link, up=up)
+        for driver in self.drivers:
+            if driver.port is port:
+                driver.on_link(up)
 
     async def _save_sequences(self) -> None:
         while True:
@@ -248,27 +266,11 @@ class Agent:
         }
 
 
+def _report_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logs.event("task_failed", logging.ERROR, task=task.get_name(), error=repr(task.exception()))
+
+
 def _join(sock: VrrpSocket, group: IPAddress) -> None:
     with contextlib.suppress(OSError):  # joined already by another instance on this interface
         sock.join(group)
-
-
-def _router_config(instance: InstanceConfig, family: int, source: IPAddress) -> RouterConfig:
-    group = instance.multicast_group
-    if group is not None and group.version != family:
-        group = None
-    return RouterConfig(
-        vrid=instance.vrid,
-        priority=instance.priority,
-        vips=tuple(vip.interface for vip in instance.vips_of(family)),
-        source=source,
-        version=instance.version,
-        interval_cs=instance.interval_cs,
-        preempt=instance.preempt,
-        preempt_delay=instance.preempt_delay,
-        accept=instance.accept,
-        peers=tuple(peer for peer in instance.unicast_peers if peer.version == family),
-        group=group,
-        checksum=instance.checksum,
-        auth=instance.auth,
-    )

@@ -7,9 +7,10 @@ nothing but the addresses named by the configuration is ever touched.
 from __future__ import annotations
 
 import errno
-from collections.abc import AsyncIterator
+import socket
+import struct
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address, ip_address, ip_interface
+from ipaddress import IPv4Address, IPv6Address, ip_interface
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -22,6 +23,10 @@ IFA_F_NODAD = 0x02
 IFA_F_SECONDARY = 0x01
 IFA_F_TENTATIVE = 0x40
 RT_SCOPE_LINK = 253
+RTMGRP_LINK = 1
+RTM_NEWLINK = 16
+_NLMSGHDR = struct.Struct("=IHHII")
+_IFINFOMSG = struct.Struct("=BxHiII")
 
 
 class InterfaceMissing(LookupError):
@@ -55,15 +60,15 @@ class Netlink:
     def __init__(self) -> None:
         self._ipr = AsyncIPRoute()
 
-    async def close(self) -> None:
-        await self._ipr.close()
+    def close(self) -> None:
+        self._ipr.close()
 
     async def link(self, name: str) -> Link:
         indexes = await self._ipr.link_lookup(ifname=name)
         if not indexes:
             raise InterfaceMissing(f"interface {name!r} does not exist")
-        links = [_link(m) async for m in await self._ipr.link("get", index=indexes[0])]
-        return links[0]
+        messages = await self._ipr.link("get", index=indexes[0])
+        return _link(messages[0])
 
     async def addresses(self, index: int) -> list[Address]:
         found = []
@@ -118,17 +123,54 @@ class Netlink:
         return True
 
 
-async def watch_links() -> AsyncIterator[Link]:
-    """Every RTM_NEWLINK the kernel reports (state changes included), until cancelled."""
-    monitor = AsyncIPRoute()
-    try:
-        await monitor.bind()
-        async for message in monitor.get():
-            if message.get("event") == "RTM_NEWLINK":
-                yield _link(message)
-    finally:
-        await monitor.close()
+class LinkWatcher:
+    """Link state changes straight from the kernel's RTMGRP_LINK multicast group.
+
+    Only the fixed ifinfomsg header is read (index and flags), so nothing can be lost in a
+    library's message dispatch; the event loop reads it with ``add_reader``. If the socket
+    overflows (ENOBUFS), ``read`` returns None and the caller re-reads every link it cares about.
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        try:
+            self.sock.setblocking(False)
+            self.sock.bind((0, RTMGRP_LINK))
+        except OSError:
+            self.sock.close()
+            raise
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def read(self) -> list[tuple[int, bool]] | None:
+        """(index, up) for every link message queued now; None if some were lost."""
+        changes: list[tuple[int, bool]] = []
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
+                return changes
+            except OSError as error:
+                if error.errno == errno.ENOBUFS:
+                    return None
+                raise
+            changes += _link_messages(data)
 
 
-def parse_address(text: str) -> IPAddress:
-    return ip_address(text)
+def _link_messages(data: bytes) -> list[tuple[int, bool]]:
+    found = []
+    offset = 0
+    while offset + _NLMSGHDR.size <= len(data):
+        length, kind = _NLMSGHDR.unpack_from(data, offset)[:2]
+        if length < _NLMSGHDR.size:
+            break
+        body = offset + _NLMSGHDR.size
+        if kind == RTM_NEWLINK and body + _IFINFOMSG.size <= len(data):
+            _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(data, body)
+            found.append((index, bool(flags & IFF_UP) and bool(flags & IFF_LOWER_UP)))
+        offset += (length + 3) & ~3
+    return found

@@ -1,0 +1,140 @@
+"""Run vipguard agents (and keepalived) inside a :class:`netns.Topology` and watch their state."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from netns import Process, Topology, wait_until
+
+from vipguard.control_client import AgentUnavailable, request
+
+Value = str | int | float | bool | Sequence[Any] | Mapping[str, Any]
+
+
+def toml_value(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return "[" + ", ".join(toml_value(v) for v in value) + "]"
+
+
+def render_config(agent: Mapping[str, Value], instances: Sequence[Mapping[str, Any]]) -> str:
+    lines = ["[agent]", *(f"{k} = {toml_value(v)}" for k, v in agent.items())]
+    for instance in instances:
+        lines += ["", "[[instance]]"]
+        tables = {k: v for k, v in instance.items() if isinstance(v, Mapping) and k != "vips"}
+        lines += [f"{k} = {toml_value(v)}" for k, v in instance.items() if k not in tables]
+        for name, table in tables.items():
+            lines += [f"[instance.{name}]", *(f"{k} = {toml_value(v)}" for k, v in table.items())]
+    return "\n".join(lines) + "\n"
+
+
+class Agent:
+    """One vipguard agent process in one namespace."""
+
+    def __init__(self, cluster: Cluster, host: str, config: Path, socket: Path) -> None:
+        self.cluster, self.host, self.config, self.socket = cluster, host, config, socket
+        self.process: Process | None = None
+
+    def start(self) -> Agent:
+        argv = [sys.executable, "-m", "vipguard", "run", "--config", str(self.config)]
+        self.process = self.cluster.topology.popen(self.host, argv)
+        wait_until(self._ready, 10, what=f"agent on {self.host} answering on {self.socket}")
+        return self
+
+    def _ready(self) -> bool:
+        assert self.process
+        if self.process.poll() is not None:
+            raise RuntimeError(f"agent on {self.host} exited: {self.process.stderr()[-2000:]}")
+        try:
+            return bool(request(self.socket, "ping", 1.0).get("ok"))
+        except AgentUnavailable:
+            return False
+
+    def status(self) -> dict[str, Any]:
+        return request(self.socket, "status", 2.0)
+
+    def instance(self, name: str) -> dict[str, Any]:
+        for item in self.status()["instances"]:
+            if item["name"] == name:
+                return item
+        raise KeyError(name)
+
+    def state(self, name: str = "web") -> str:
+        return str(self.instance(name)["state"])
+
+    def wait_state(self, state: str, name: str = "web", timeout: float = 5.0) -> float:
+        """Seconds until ``name`` is in ``state`` (polled over the control socket)."""
+        return wait_until(
+            lambda: self.state(name) == state,
+            timeout,
+            interval=0.01,
+            what=f"{self.host} {name} {state}",
+        )
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.process
+        self.process.signal(sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            self.process.wait(5)
+
+    def stop(self) -> int:
+        assert self.process
+        return self.process.stop()
+
+    def log(self) -> str:
+        return self.process.stderr() if self.process else ""
+
+
+class Cluster:
+    """Writes configs and starts agents; the topology's teardown stops every process."""
+
+    def __init__(self, topology: Topology, workdir: Path) -> None:
+        self.topology, self.workdir = topology, workdir
+
+    def agent(self, host: str, instances: Sequence[Mapping[str, Any]]) -> Agent:
+        socket = self.workdir / f"{host}.sock"
+        agent_settings = {"control_socket": str(socket), "state_dir": str(self.workdir / host)}
+        config = self.workdir / f"{host}.toml"
+        config.write_text(render_config(agent_settings, instances))
+        return Agent(self, host, config, socket)
+
+    def start(self, host: str, instances: Sequence[Mapping[str, Any]]) -> Agent:
+        return self.agent(host, instances).start()
+
+
+def web(priority: int, **overrides: Any) -> dict[str, Any]:
+    """The usual test instance: VRID 51, 100 ms adverts, one IPv4 VIP."""
+    instance: dict[str, Any] = {
+        "name": "web",
+        "interface": "eth0",
+        "vrid": 51,
+        "priority": priority,
+        "advert_interval": "100ms",
+        "vips": ["192.0.2.100/24"],
+    }
+    instance.update(overrides)
+    return instance
+
+
+def master_down_ms(priority: int, interval_ms: float = 100.0) -> float:
+    return 3 * interval_ms + (256 - priority) * interval_ms / 256
+
+
+def skew_ms(priority: int, interval_ms: float = 100.0) -> float:
+    return (256 - priority) * interval_ms / 256
+
+
+def elapsed_since(start: float) -> float:
+    return time.monotonic() - start
