@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 10000
 SIM_SEEDS ?= 2000
 # Debian packages the tests and the demo use (installed only when missing).
-DEB_PACKAGES := iproute2 nftables procps
+# keepalived and tshark are peers of the interop tests.
+DEB_PACKAGES := iproute2 nftables procps keepalived tshark
 
-.PHONY: help setup deb-packages test unit lint sim demo clean
+.PHONY: help setup deb-packages test lint sim demo demo-sim clean
 
 help:
-	@echo "make demo   - run the main job (until the agent lands: a simulated pair failing over)"
+	@echo "make demo   - run the main job: a namespaced load-balancer pair failing over (root)"
 	@echo "make test   - set everything up and run every test layer"
 	@echo "make lint   - ruff, mypy --strict on vipguard/proto, import-direction check"
 	@echo "make sim    - run SEEDS=$(SEEDS) random fault schedules through the simulator"
@@ -22,6 +23,7 @@ deb-packages:
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
@@ -46,6 +48,9 @@ sim: setup
 	$(PY) -m vipguard.sim --seeds $(SEEDS)
 
 demo: setup
+	$(PY) netns-tests/demo.py
+
+demo-sim: setup
 	$(VENV)/bin/vipguard simulate --demo
 
 clean:
