@@ -285,3 +285,39 @@ def test_mismatched_keys_are_refused_and_status_says_so(cluster: Cluster) -> Non
     lb2.wait_state("master")  # it cannot hear the real master: the split brain auth exposes
     for agent in (lb1, lb2):
         assert agent.instance("web")["counters"]["rejected"].get("auth_bad_hmac", 0) > 0
+
+
+# ------------------------------------------------------------------ virtual MAC
+
+
+@pytest.mark.parametrize(
+    ("vip", "vmac", "ifname"),
+    [
+        ("192.0.2.100", "00:00:5e:00:01:33", "vrrp.51"),
+        ("2001:db8::100", "00:00:5e:00:02:33", "vrrp6.51"),
+    ],
+)
+def test_virtual_mac_keeps_the_clients_neighbour_entry_across_failover(
+    cluster: Cluster, topology: Topology, probe: Prober, vip: str, vmac: str, ifname: str
+) -> None:
+    prefix = 24 if "." in vip else 64
+    instance = {"vips": [f"{vip}/{prefix}"], "use_vmac": True}
+    lb1, lb2 = pair(cluster, web(150, **instance), web(100, **instance))
+    lb1.wait_state("master")
+    lb2.wait_state("backup")
+    assert lb1.instance("web")["vmac"] == ifname
+    assert any(a.address == vip for a in topology.addresses("lb1", ifname))
+    probe.serve("lb1", "lb2")
+    run = probe.start(vip, seconds=8)
+    run.wait_for("lb1", answers=25)
+    before = [n.lladdr for n in topology.neighbours("client") if n.address == vip]
+    topology.link_down("lb1", carrier=True)  # the host dies (a killed agent alone would leave
+    lb1.kill(signal.SIGKILL)  # its VIP answering from the same MAC: two ports, one MAC)
+    lb2.wait_state("master", timeout=2)
+    run.wait_for("lb2", answers=25, timeout=3)
+    report = run.stop()
+    after = [n.lladdr for n in topology.neighbours("client") if n.address == vip]
+    assert before == after == [vmac]
+    assert report.hosts == ("lb1", "lb2")
+    lb2.stop()
+    assert ifname not in topology.ip("lb2", "-o", "link", "show")  # removed at shutdown

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from vipguard.agent import logs
-from vipguard.agent.driver import AnnouncePolicy, Port, RouterDriver
-from vipguard.io.netlink import Link
+from vipguard.agent.driver import AnnouncePolicy, Egress, RouterDriver
 from vipguard.proto.addresses import IPAddress, IPInterface
 from vipguard.proto.packet import Advertisement, ReceivedPacket, encode
 from vipguard.proto.router import RouterConfig, VirtualRouter
@@ -76,12 +75,11 @@ class FakeClock:
 
 def make_driver(journal: Journal, *, priority: int, fail_adds: int = 0) -> RouterDriver:
     config = RouterConfig(vrid=51, priority=priority, vips=(VIP,), source=SOURCE, interval_cs=5)
-    port = Port(Link(2, "eth0", "02:00:00:00:00:01", True), FakeAnnouncer(journal))  # type: ignore[arg-type]
-    port.sockets[False] = FakeSocket(journal)  # type: ignore[assignment]
+    egress = Egress("eth0", 2, FakeSocket(journal), FakeAnnouncer(journal))  # type: ignore[arg-type]
     return RouterDriver(
         name="web",
         router=VirtualRouter(config),
-        port=port,
+        egress=egress,
         netlink=FakeNetlink(journal, fail_adds),  # type: ignore[arg-type]
         clock=FakeClock(),  # type: ignore[arg-type]
         labels={VIP: "eth0:web"},

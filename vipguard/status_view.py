@@ -36,7 +36,7 @@ def _instance(item: dict[str, Any]) -> list[str]:
         f"  in state      {_duration(item['seconds_in_state'])}",
         f"  last change   {_transition(item['last_transition'])}",
         f"  wire          source {item['source']}, checksum {item['checksum']},"
-        f" auth {item['auth']}",
+        f" auth {item['auth']}" + (f", virtual MAC on {item['vmac']}" if item.get("vmac") else ""),
         f"  adverts       in {counters['adverts_in']}, out {counters['adverts_out']},"
         f" send errors {counters['send_errors']}",
         f"  rejected      {rejected}",

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..io.announce import Announcer
 from ..io.clock import SteadyWallClock
-from ..io.netlink import Link, Netlink
+from ..io.netlink import Netlink
 from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPInterface
 from ..proto.effects import (
@@ -52,13 +52,16 @@ class AnnouncePolicy:
     refresh: float = 0.0
 
 
-@dataclass(slots=True)
-class Port:
-    """What one interface offers its drivers."""
+@dataclass(frozen=True, slots=True)
+class Egress:
+    """Where one router's VIPs live and where its adverts and announcements leave from: the
+    configured interface, or its virtual-MAC macvlan."""
 
-    link: Link
+    interface: str
+    vip_index: int
+    sender: VrrpSocket
     announcer: Announcer
-    sockets: dict[bool, VrrpSocket] = field(default_factory=dict)
+    vmac: str | None = None
 
 
 class RouterDriver:
@@ -67,13 +70,13 @@ class RouterDriver:
         *,
         name: str,
         router: VirtualRouter,
-        port: Port,
+        egress: Egress,
         netlink: Netlink,
         clock: SteadyWallClock,
         labels: dict[IPInterface, str | None],
         announce: AnnouncePolicy,
     ) -> None:
-        self.name, self.router, self.port = name, router, port
+        self.name, self.router, self.egress = name, router, egress
         self._netlink, self._clock, self._labels = netlink, clock, labels
         self._announce_policy = announce
         self.counters = Counters()
@@ -120,7 +123,7 @@ class RouterDriver:
 
     @property
     def _link_tracker(self) -> str:
-        return f"interface:{self.port.link.name}"
+        return f"interface:{self.egress.interface}"
 
     # ------------------------------------------------------------------ timer
 
@@ -154,9 +157,8 @@ class RouterDriver:
     # ------------------------------------------------------------------ effects
 
     def _transmit(self, effect: Transmit) -> None:
-        sock = self.port.sockets[self.family == 6]
         try:
-            sock.send(effect.payload, self.router.config.source, effect.destination)
+            self.egress.sender.send(effect.payload, self.router.config.source, effect.destination)
             self.counters.adverts_out += 1
         except OSError as error:
             self.counters.send_errors += 1
@@ -195,14 +197,14 @@ class RouterDriver:
 
     async def _bind(self, vips: tuple[IPInterface, ...]) -> None:
         for vip in vips:
-            await self._netlink.add_address(self.port.link.index, vip, self._labels.get(vip))
+            await self._netlink.add_address(self.egress.vip_index, vip, self._labels.get(vip))
             self.bound.add(vip)
         logs.event("vips_bound", instance=self.name, vips=",".join(map(str, vips)))
 
     async def _unbind(self, vips: tuple[IPInterface, ...]) -> None:
         self._stop_announcing()
         for vip in vips:
-            await self._netlink.remove_address(self.port.link.index, vip)
+            await self._netlink.remove_address(self.egress.vip_index, vip)
             self.bound.discard(vip)
         logs.event("vips_released", instance=self.name, vips=",".join(map(str, vips)))
 
@@ -251,7 +253,7 @@ class RouterDriver:
     def _announce_once(self, vips: tuple[IPInterface, ...]) -> None:
         for vip in vips:
             try:
-                self.port.announcer.announce(vip.ip)
+                self.egress.announcer.announce(vip.ip)
                 self.counters.announcements += 1
             except OSError as error:
                 self._warn("announce_failed", vip=vip, error=error.strerror)

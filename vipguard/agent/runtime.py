@@ -13,19 +13,21 @@ import logging
 import os
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..config import Config, InstanceConfig
 from ..io.announce import Announcer
 from ..io.clock import SteadyWallClock
-from ..io.netlink import InterfaceMissing, Link, LinkWatcher, Netlink
+from ..io.frames import virtual_mac
+from ..io.netlink import InterfaceConflict, InterfaceMissing, Link, LinkWatcher, Netlink
+from ..io.sysctl import set_sysctl
 from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, vrrp_group
 from ..proto.router import VirtualRouter
 from . import logs
 from .control import ControlServer
-from .driver import AnnouncePolicy, Port, RouterDriver
+from .driver import AnnouncePolicy, Egress, RouterDriver
 from .sequences import SequenceStore
 from .status import describe
 
@@ -34,6 +36,28 @@ MAX_READS_PER_WAKEUP = 64
 
 class StartupError(RuntimeError):
     """The agent cannot start; the message names the cause and the fix."""
+
+
+@dataclass(slots=True)
+class Port:
+    """One configured interface: its link state, its announcer, one raw socket per family."""
+
+    link: Link
+    announcer: Announcer
+    sockets: dict[bool, VrrpSocket] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Vmac:
+    """A virtual-MAC macvlan this agent created (or adopted) and removes at shutdown."""
+
+    link: Link
+    sender: VrrpSocket
+    announcer: Announcer
+
+
+def vmac_name(vrid: int, ipv6: bool) -> str:
+    return f"vrrp{'6' if ipv6 else ''}.{vrid}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +82,11 @@ class Agent:
         self.netlink = Netlink()
         self._link_watcher = LinkWatcher()
         self.ports: dict[str, Port] = {}
+        self.vmacs: list[Vmac] = []
+        self._sysctls: dict[str, str] = {}
         self.drivers: list[RouterDriver] = []
-        self._by_vrid: dict[tuple[int, bool], dict[int, RouterDriver]] = {}
+        # Each receiving socket and the drivers it feeds, by VRID.
+        self._listeners: dict[VrrpSocket, dict[int, RouterDriver]] = {}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._sequences = SequenceStore(config.agent.state_dir)
@@ -76,7 +103,7 @@ class Agent:
             await self.control.start()
             self._listen()
             for driver in self.drivers:
-                driver.start(driver.port.link.up)
+                driver.start(self.ports[driver.egress.interface].link.up)
             logs.event(
                 "agent_started",
                 instances=len(self.drivers),
@@ -104,15 +131,27 @@ class Agent:
             self._save_sequence(driver)
         await self.control.close()
         loop = asyncio.get_running_loop()
+        for sock in self._listeners:
+            loop.remove_reader(sock.fileno())
         for port in self.ports.values():
             for sock in port.sockets.values():
-                loop.remove_reader(sock.fileno())
                 sock.close()
             port.announcer.close()
+        await self._remove_vmacs()
         loop.remove_reader(self._link_watcher.fileno())
         self._link_watcher.close()
         self.netlink.close()
         logs.event("agent_stopped")
+
+    async def _remove_vmacs(self) -> None:
+        for vmac in self.vmacs:
+            vmac.sender.close()
+            vmac.announcer.close()
+            with contextlib.suppress(OSError):
+                await self.netlink.delete_link(vmac.link.index)
+        for key, previous in self._sysctls.items():
+            with contextlib.suppress(OSError):
+                set_sysctl(key, previous)
 
     # ------------------------------------------------------------------ set-up
 
@@ -167,25 +206,74 @@ class Agent:
         port = self.ports[instance.interface]
         source = await self._source(plan, port.link)
         router_config = instance.router_config(plan.family, source)
-        sock = self._socket(port, plan.ipv6)
-        if not router_config.peers:
-            _join(sock, router_config.group or vrrp_group(source))
+        group = None if router_config.peers else router_config.group or vrrp_group(source)
+        if instance.use_vmac:
+            egress, listener = await self._vmac_egress(plan, port, group)
+        else:
+            listener = self._socket(port, plan.ipv6)
+            egress = Egress(port.link.name, port.link.index, listener, port.announcer)
+        if group is not None:
+            _join(listener, group)
         router = VirtualRouter(router_config, last_sent_sequence=self._sequences.load(plan.name))
         announce = AnnouncePolicy(
             instance.announce.count, instance.announce.interval, instance.announce.refresh
         )
-        labels = {vip.interface: vip.label for vip in instance.vips_of(plan.family)}
+        # A label must start with the name of the interface holding the address.
+        labels = {
+            v.interface: None if instance.use_vmac else v.label
+            for v in instance.vips_of(plan.family)
+        }
         driver = RouterDriver(
             name=plan.name,
             router=router,
-            port=port,
+            egress=egress,
             netlink=self.netlink,
             clock=self.clock,
             labels=labels,
             announce=announce,
         )
         self.drivers.append(driver)
-        self._by_vrid.setdefault((port.link.index, plan.ipv6), {})[instance.vrid] = driver
+        self._listeners.setdefault(listener, {})[instance.vrid] = driver
+
+    async def _vmac_egress(
+        self, plan: _Plan, port: Port, group: IPAddress | None
+    ) -> tuple[Egress, VrrpSocket]:
+        """RFC 5798 §7.3: VIPs on a macvlan carrying 00-00-5E-00-01-{VRID} (IPv6: -02-), adverts
+        and announcements leave from it, so clients never have to relearn the VIP's MAC.
+
+        Multicast adverts are received on the macvlan too: a private-mode macvlan takes every
+        multicast frame whose source is its own MAC (the peer's adverts) away from the parent.
+        Unicast adverts arrive on the parent's address, so they are read there."""
+        name, mac = (
+            vmac_name(plan.instance.vrid, plan.ipv6),
+            virtual_mac(plan.instance.vrid, plan.ipv6),
+        )
+        if any(vmac.link.name == name for vmac in self.vmacs):
+            raise StartupError(
+                f"instance {plan.instance.name!r}: VRID {plan.instance.vrid} uses a virtual MAC on"
+                " two interfaces; one MAC cannot serve both: give one of them another VRID"
+            )
+        try:
+            link = await self.netlink.ensure_macvlan(port.link.index, name, mac)
+        except InterfaceConflict as error:
+            raise StartupError(f"instance {plan.instance.name!r}: {error}; delete it") from None
+        for vip in plan.instance.vips_of(plan.family):
+            await self.netlink.remove_address(link.index, vip.interface)  # left by a crash
+        if not plan.ipv6:
+            # Only the macvlan may tie a VIP to a MAC: it answers ARP for the VIPs (arp_ignore),
+            # and the parent never names a VIP as the sender of its own ARP (arp_announce).
+            for ifname in (port.link.name, name):
+                self._set_sysctl(f"net/ipv4/conf/{ifname}/arp_ignore", "1")
+                self._set_sysctl(f"net/ipv4/conf/{ifname}/arp_announce", "2")
+        sender = VrrpSocket(name, link.index, plan.ipv6, freebind=True)
+        vmac = Vmac(link, sender, Announcer(name, mac))
+        self.vmacs.append(vmac)
+        listener = sender if group is not None else self._socket(port, plan.ipv6)
+        return Egress(port.link.name, link.index, sender, vmac.announcer, name), listener
+
+    def _set_sysctl(self, key: str, value: str) -> None:
+        previous = set_sysctl(key, value)
+        self._sysctls.setdefault(key, previous)
 
     def _socket(self, port: Port, ipv6: bool) -> VrrpSocket:
         if ipv6 not in port.sockets:
@@ -196,17 +284,15 @@ class Agent:
 
     def _listen(self) -> None:
         loop = asyncio.get_running_loop()
-        for port in self.ports.values():
-            for ipv6, sock in port.sockets.items():
-                loop.add_reader(sock.fileno(), self._readable, port, ipv6)
+        for sock in self._listeners:
+            loop.add_reader(sock.fileno(), self._readable, sock)
         loop.add_reader(self._link_watcher.fileno(), self._links_readable)
         task = asyncio.create_task(self._save_sequences(), name="sequences")
         task.add_done_callback(_report_failure)
         self._tasks.append(task)
 
-    def _readable(self, port: Port, ipv6: bool) -> None:
-        sock = port.sockets[ipv6]
-        drivers = self._by_vrid.get((port.link.index, ipv6), {})
+    def _readable(self, sock: VrrpSocket) -> None:
+        drivers = self._listeners[sock]
         for _ in range(MAX_READS_PER_WAKEUP):
             packet = sock.receive()
             if packet is None:
@@ -239,7 +325,7 @@ class Agent:
         logs.event("link_changed", interface=port.link.name, up=up)
         port.link = replace(port.link, up=up)
         for driver in self.drivers:
-            if driver.port is port:
+            if driver.egress.interface == port.link.name:
                 driver.on_link(up)
 
     async def _save_sequences(self) -> None:

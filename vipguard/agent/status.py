@@ -14,7 +14,8 @@ def describe(driver: RouterDriver, now: Instant) -> dict[str, Any]:
     counters = driver.counters
     return {
         "name": driver.name,
-        "interface": driver.port.link.name,
+        "interface": driver.egress.interface,
+        "vmac": driver.egress.vmac,
         "family": f"ipv{driver.family}",
         "vrid": config.vrid,
         "version": config.version,

@@ -16,6 +16,7 @@ from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from ..proto.addresses import IPAddress, IPInterface
+from .sysctl import set_sysctl
 
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
@@ -31,6 +32,10 @@ _IFINFOMSG = struct.Struct("=BxHiII")
 
 class InterfaceMissing(LookupError):
     pass
+
+
+class InterfaceConflict(RuntimeError):
+    """An interface vipguard wants to create exists already as something else."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,31 @@ class Netlink:
             raise InterfaceMissing(f"interface {name!r} does not exist")
         messages = await self._ipr.link("get", index=indexes[0])
         return _link(messages[0])
+
+    async def ensure_macvlan(self, parent: int, name: str, mac: str) -> Link:
+        """Create (or adopt, after a crash) the private-mode macvlan ``name`` carrying ``mac`` on
+        ``parent`` and bring it up. It gets no IPv6 link-local address: on a backup, any packet
+        it sent (MLD, NDP) would teach the switches that the virtual MAC lives there."""
+        try:
+            await self._ipr.link(
+                "add", ifname=name, kind="macvlan", link=parent, macvlan_mode="private", address=mac
+            )
+        except NetlinkError as error:
+            if error.code != errno.EEXIST:
+                raise
+        link = await self.link(name)
+        if link.mac.lower() != mac.lower():
+            raise InterfaceConflict(f"{name} exists with MAC {link.mac}, not the virtual MAC {mac}")
+        set_sysctl(f"net/ipv6/conf/{name}/addr_gen_mode", "1")
+        await self._ipr.link("set", index=link.index, state="up")
+        return await self.link(name)
+
+    async def delete_link(self, index: int) -> None:
+        try:
+            await self._ipr.link("del", index=index)
+        except NetlinkError as error:
+            if error.code != errno.ENODEV:
+                raise
 
     async def addresses(self, index: int) -> list[Address]:
         found = []

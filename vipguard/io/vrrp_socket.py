@@ -23,12 +23,14 @@ _CMSG_SPACE = socket.CMSG_SPACE(64) * 2
 # Linux values the socket module does not export on every build.
 IP_PKTINFO = 8
 IP_MULTICAST_ALL = 49
+IP_FREEBIND = 15
+IPV6_FREEBIND = 78
 
 
 class VrrpSocket:
     """A non-blocking raw socket bound to one interface."""
 
-    def __init__(self, ifname: str, ifindex: int, ipv6: bool) -> None:
+    def __init__(self, ifname: str, ifindex: int, ipv6: bool, *, freebind: bool = False) -> None:
         self.ifname, self.ifindex, self.ipv6 = ifname, ifindex, ipv6
         family = socket.AF_INET6 if ipv6 else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_RAW, IPPROTO_VRRP)
@@ -36,6 +38,11 @@ class VrrpSocket:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
             self.sock.setblocking(False)
             (self._configure_ipv6 if ipv6 else self._configure_ipv4)()
+            if freebind:
+                # A virtual-MAC macvlan carries no address of its own: its adverts' source (the
+                # parent's primary or link-local address) is not local to it.
+                level = socket.IPPROTO_IPV6 if ipv6 else socket.IPPROTO_IP
+                self.sock.setsockopt(level, IPV6_FREEBIND if ipv6 else IP_FREEBIND, 1)
         except OSError:
             self.sock.close()
             raise
