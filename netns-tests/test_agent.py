@@ -9,7 +9,7 @@ import time
 import pytest
 from agents import Agent, Cluster, master_down_ms, skew_ms, web
 from netns import Topology, vrrp_drop_ruleset
-from probe import Prober
+from probe import Prober, ProbeRun
 
 pytestmark = pytest.mark.netns_timeout(40)
 VIP = "192.0.2.100"
@@ -22,6 +22,19 @@ def pair(cluster: Cluster, lb1: dict, lb2: dict) -> tuple[Agent, Agent]:
     first = cluster.start("lb1", [lb1])
     second = cluster.start("lb2", [lb2])
     return first, second
+
+
+def probed_pair(
+    cluster: Cluster, probe: Prober, lb1: dict, lb2: dict, vip: str = VIP
+) -> tuple[Agent, Agent, ProbeRun]:
+    """lb1 master, lb2 backup, and the client probing the VIP (lb1 answering already)."""
+    first, second = pair(cluster, lb1, lb2)
+    first.wait_state("master")
+    second.wait_state("backup")
+    probe.serve("lb1", "lb2")
+    run = probe.start(vip, seconds=8)
+    run.wait_for("lb1", answers=25)
+    return first, second, run
 
 
 def vip_holders(topology: Topology, address: str = VIP) -> list[str]:
@@ -74,11 +87,7 @@ def test_address_owner_is_master_at_once(cluster: Cluster) -> None:
 def test_crash_of_the_master_hands_the_vip_to_the_backup(
     cluster: Cluster, topology: Topology, probe: Prober
 ) -> None:
-    lb1, lb2 = pair(cluster, web(150), web(100))
-    lb1.wait_state("master")
-    probe.serve("lb1", "lb2")
-    run = probe.start(VIP, seconds=8)
-    run.wait_for("lb1", answers=25)
+    lb1, lb2, run = probed_pair(cluster, probe, web(150), web(100))
     lb1.kill(signal.SIGKILL)  # the process dies; the host stays up with its stale VIP
     killed = time.monotonic()
     lb2.wait_state("master", timeout=2)
@@ -93,11 +102,7 @@ def test_crash_of_the_master_hands_the_vip_to_the_backup(
 def test_host_dying_loses_at_most_the_master_down_interval(
     cluster: Cluster, topology: Topology, probe: Prober
 ) -> None:
-    lb1, lb2 = pair(cluster, web(150), web(100))
-    lb1.wait_state("master")
-    probe.serve("lb1", "lb2")
-    run = probe.start(VIP, seconds=8)
-    run.wait_for("lb1", answers=25)
+    _, lb2, run = probed_pair(cluster, probe, web(150), web(100))
     topology.link_down("lb1", carrier=True)  # its cable is pulled
     lb2.wait_state("master", timeout=2)
     run.wait_for("lb2", answers=25, timeout=2)
@@ -109,11 +114,7 @@ def test_host_dying_loses_at_most_the_master_down_interval(
 def test_graceful_stop_hands_over_within_skew_time(
     cluster: Cluster, topology: Topology, probe: Prober
 ) -> None:
-    lb1, lb2 = pair(cluster, web(150), web(100))
-    lb1.wait_state("master")
-    probe.serve("lb1", "lb2")
-    run = probe.start(VIP, seconds=8)
-    run.wait_for("lb1", answers=25)
+    lb1, lb2, run = probed_pair(cluster, probe, web(150), web(100))
     assert lb1.stop() == 0
     run.wait_for("lb2", answers=25, timeout=2)
     report = run.stop()
@@ -201,11 +202,7 @@ def test_ipv6_vip_moves_and_the_client_neighbour_cache_follows(
 ) -> None:
     vip6 = "2001:db8::100"
     instance = {"vips": [f"{vip6}/64"]}
-    lb1, lb2 = pair(cluster, web(150, **instance), web(100, **instance))
-    lb1.wait_state("master")
-    probe.serve("lb1", "lb2")
-    run = probe.start(vip6, seconds=8)
-    run.wait_for("lb1", answers=25)
+    lb1, lb2, run = probed_pair(cluster, probe, web(150, **instance), web(100, **instance), vip6)
     lb1.kill(signal.SIGKILL)
     lb2.wait_state("master", timeout=2)
     run.wait_for("lb2", answers=25, timeout=2)
@@ -220,17 +217,13 @@ def test_unicast_peers_work_without_multicast(
 ) -> None:
     for host in ("lb1", "lb2"):
         topology.nft(host, vrrp_drop_ruleset())  # no multicast VRRP leaves either host
-    lb1, lb2 = pair(
+    lb1, lb2, run = probed_pair(
         cluster,
+        probe,
         web(150, unicast_source="192.0.2.11", unicast_peers=["192.0.2.12"]),
         web(100, unicast_source="192.0.2.12", unicast_peers=["192.0.2.11"]),
     )
-    lb1.wait_state("master")
-    lb2.wait_state("backup")
     assert lb2.instance("web")["mode"] == "unicast"
-    probe.serve("lb1", "lb2")
-    run = probe.start(VIP, seconds=8)
-    run.wait_for("lb1", answers=25)
     lb1.kill(signal.SIGKILL)
     lb2.wait_state("master", timeout=2)
     run.wait_for("lb2", answers=1, timeout=2)
@@ -302,14 +295,9 @@ def test_virtual_mac_keeps_the_clients_neighbour_entry_across_failover(
 ) -> None:
     prefix = 24 if "." in vip else 64
     instance = {"vips": [f"{vip}/{prefix}"], "use_vmac": True}
-    lb1, lb2 = pair(cluster, web(150, **instance), web(100, **instance))
-    lb1.wait_state("master")
-    lb2.wait_state("backup")
+    lb1, lb2, run = probed_pair(cluster, probe, web(150, **instance), web(100, **instance), vip)
     assert lb1.instance("web")["vmac"] == ifname
     assert any(a.address == vip for a in topology.addresses("lb1", ifname))
-    probe.serve("lb1", "lb2")
-    run = probe.start(vip, seconds=8)
-    run.wait_for("lb1", answers=25)
     before = [n.lladdr for n in topology.neighbours("client") if n.address == vip]
     topology.link_down("lb1", carrier=True)  # the host dies (a killed agent alone would leave
     lb1.kill(signal.SIGKILL)  # its VIP answering from the same MAC: two ports, one MAC)

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pcap import Frame, parse_ethernet, read_pcap
@@ -381,38 +382,37 @@ def test_live_auth_frame_tag_is_recomputed(live: LiveAuth, index: int) -> None:
     assert tag == decoded.trailer[12:]
 
 
-def test_live_ipv4_hmac_input_matches_reference() -> None:
-    decoded = decode(AUTH4[0].received(), TRAILER)
+@pytest.mark.parametrize(
+    ("frames", "vrid", "expected"),
+    [
+        (
+            AUTH4,
+            51,
+            "040333000a4e0001000000000000000000000000"
+            "3133c801006400000a4e0064"
+            "010100006b06e8f505170000",
+        ),
+        (
+            AUTH6,
+            55,
+            "06033700fe80000000000000a0518dfffe6311fa"
+            "3137c80100640000fd780000000000000000000000000100"
+            "010100006b06e9327a5b0000",
+        ),
+    ],
+    ids=["ipv4", "ipv6"],
+)
+def test_live_hmac_input_matches_reference(frames: Any, vrid: int, expected: str) -> None:
+    """pseudo-header | message with checksum zeroed | trailer bytes 0..11 | 16 zero bytes"""
+    decoded = decode(frames[0].received(), TRAILER)
     data = hmac_input(
         version=3,
-        vrid=51,
-        source=AUTH4[0].source,
+        vrid=vrid,
+        source=frames[0].source,
         message=decoded.message,
         trailer=Trailer.unpack(decoded.trailer),
     )
-    assert data == bytes.fromhex(
-        "040333000a4e0001000000000000000000000000"
-        "3133c801006400000a4e0064"
-        "010100006b06e8f505170000"
-        "00000000000000000000000000000000"
-    )
-
-
-def test_live_ipv6_hmac_input_matches_reference() -> None:
-    decoded = decode(AUTH6[0].received(), TRAILER)
-    data = hmac_input(
-        version=3,
-        vrid=55,
-        source=AUTH6[0].source,
-        message=decoded.message,
-        trailer=Trailer.unpack(decoded.trailer),
-    )
-    assert data == bytes.fromhex(
-        "06033700fe80000000000000a0518dfffe6311fa"
-        "3137c80100640000fd780000000000000000000000000100"
-        "010100006b06e9327a5b0000"
-        "00000000000000000000000000000000"
-    )
+    assert data == bytes.fromhex(expected) + bytes(16)
 
 
 @pytest.mark.parametrize(("live", "index"), LIVE_FRAMES)

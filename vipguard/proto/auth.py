@@ -266,7 +266,10 @@ class Authenticator:
         secret = self.config.secret(self.config.active_key)
         assert secret is not None  # AuthConfig guarantees the active key exists
         trailer = Trailer(self.config.active_key, self.sequences.next(wall_ns))
-        tag = compute_tag(
+        return trailer.prefix() + self._tag(secret, source, message, trailer)
+
+    def _tag(self, secret: bytes, source: IPAddress, message: bytes, trailer: Trailer) -> bytes:
+        return compute_tag(
             secret,
             version=self._version,
             vrid=self._vrid,
@@ -274,7 +277,6 @@ class Authenticator:
             message=message,
             trailer=trailer,
         )
-        return trailer.prefix() + tag
 
     def verify(
         self, message: bytes, trailer_bytes: bytes, *, source: IPAddress, wall_ns: int
@@ -297,15 +299,7 @@ class Authenticator:
             if failed:
                 return reason
         assert secret is not None
-        expected = compute_tag(
-            secret,
-            version=self._version,
-            vrid=self._vrid,
-            source=source,
-            message=message,
-            trailer=trailer,
-        )
-        if not hmac.compare_digest(expected, trailer.tag):
+        if not hmac.compare_digest(self._tag(secret, source, message, trailer), trailer.tag):
             return RejectReason.AUTH_BAD_HMAC
         if not self._replay.admit(source, trailer.sequence, now_seconds):
             return RejectReason.AUTH_REPLAY
