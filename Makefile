@@ -10,7 +10,16 @@ SIM_SEEDS ?= 2000
 # keepalived and tshark are peers of the interop tests.
 DEB_PACKAGES := iproute2 nftables procps keepalived tshark
 
-.PHONY: help setup deb-packages test lint sim demo demo-sim clean
+# `make install`: the package in its own venv under $(PREFIX)/opt/vipguard (Debian 12's system
+# Python refuses pip installs), the command in /usr/local/bin, the unit, the config directory,
+# an example config and the vipguard user. DESTDIR stages it (no user, no systemctl).
+DESTDIR ?=
+OPT := $(DESTDIR)/opt/vipguard
+BIN := $(DESTDIR)/usr/local/bin
+UNIT_DIR := $(DESTDIR)/etc/systemd/system
+CONF_DIR := $(DESTDIR)/etc/vipguard
+
+.PHONY: help setup deb-packages test lint sim demo demo-sim install uninstall clean
 
 help:
 	@echo "make demo   - run the main job: a namespaced load-balancer pair failing over (root)"
@@ -52,6 +61,37 @@ demo: setup
 
 demo-sim: setup
 	$(VENV)/bin/vipguard simulate --demo
+
+install:
+	$(PYTHON) -m venv $(OPT)
+	$(OPT)/bin/python -m pip install -q .
+	install -d $(BIN) $(UNIT_DIR)
+	ln -sfn /opt/vipguard/bin/vipguard $(BIN)/vipguard
+	install -m 0644 systemd/vipguard.service $(UNIT_DIR)/vipguard.service
+	install -d -m 0750 $(CONF_DIR)
+	install -m 0640 examples/multicast-pair/lb1.toml $(CONF_DIR)/vipguard.toml.example
+	@if [ -z "$(DESTDIR)" ]; then \
+	  getent group vipguard >/dev/null || groupadd --system vipguard; \
+	  getent passwd vipguard >/dev/null || useradd --system --gid vipguard --no-create-home \
+	    --home-dir /var/lib/vipguard --shell /usr/sbin/nologin vipguard; \
+	  chgrp vipguard $(CONF_DIR) $(CONF_DIR)/vipguard.toml.example; \
+	  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+	@echo "installed; write $(CONF_DIR)/vipguard.toml (see vipguard.toml.example), then:"
+	@echo "  vipguard check-config $(CONF_DIR)/vipguard.toml && systemctl enable --now vipguard"
+
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+	  systemctl disable --now vipguard 2>/dev/null || true; \
+	fi
+	rm -f $(UNIT_DIR)/vipguard.service $(BIN)/vipguard $(CONF_DIR)/vipguard.toml.example
+	rm -rf $(OPT)
+	@if [ -z "$(DESTDIR)" ]; then \
+	  getent passwd vipguard >/dev/null && userdel vipguard || true; \
+	  getent group vipguard >/dev/null && groupdel vipguard || true; \
+	  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+	@echo "uninstalled; $(CONF_DIR) is kept (your configuration)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -22,6 +22,7 @@ from ..io.clock import SteadyWallClock
 from ..io.frames import virtual_mac
 from ..io.netlink import InterfaceConflict, InterfaceMissing, Link, LinkWatcher, Netlink
 from ..io.sysctl import set_sysctl
+from ..io.systemd import Notifier
 from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, vrrp_group
 from ..proto.router import VirtualRouter
@@ -81,6 +82,7 @@ class Agent:
         self.clock = SteadyWallClock()
         self.netlink = Netlink()
         self._link_watcher = LinkWatcher()
+        self.notifier = Notifier()
         self.ports: dict[str, Port] = {}
         self.vmacs: list[Vmac] = []
         self._sysctls: dict[str, str] = {}
@@ -104,6 +106,7 @@ class Agent:
             self._listen()
             for driver in self.drivers:
                 driver.start(self.ports[driver.egress.interface].link.up)
+            self.notifier.ready(f"{len(self.drivers)} virtual routers running")
             logs.event(
                 "agent_started",
                 instances=len(self.drivers),
@@ -123,6 +126,7 @@ class Agent:
             loop.add_signal_handler(number, self.stop)
 
     async def _shutdown(self) -> None:
+        self.notifier.stopping()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -287,9 +291,13 @@ class Agent:
         for sock in self._listeners:
             loop.add_reader(sock.fileno(), self._readable, sock)
         loop.add_reader(self._link_watcher.fileno(), self._links_readable)
-        task = asyncio.create_task(self._save_sequences(), name="sequences")
-        task.add_done_callback(_report_failure)
-        self._tasks.append(task)
+        jobs = [(self._save_sequences(), "sequences")]
+        if self.notifier.watchdog_interval:
+            jobs.append((self._feed_watchdog(self.notifier.watchdog_interval), "watchdog"))
+        for job, name in jobs:
+            task = asyncio.create_task(job, name=name)
+            task.add_done_callback(_report_failure)
+            self._tasks.append(task)
 
     def _readable(self, sock: VrrpSocket) -> None:
         drivers = self._listeners[sock]
@@ -327,6 +335,12 @@ class Agent:
         for driver in self.drivers:
             if driver.egress.interface == port.link.name:
                 driver.on_link(up)
+
+    async def _feed_watchdog(self, interval: float) -> None:
+        """Pinged from the event loop itself: if the loop stalls, systemd restarts the agent."""
+        while True:
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
 
     async def _save_sequences(self) -> None:
         while True:
