@@ -1,4 +1,4 @@
-"""sd_notify: datagrams reach the socket systemd names; the watchdog interval is half its timeout."""
+"""sd_notify: datagrams reach the socket systemd names; the watchdog pings at half its timeout."""
 
 from __future__ import annotations
 
