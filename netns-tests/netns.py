@@ -151,7 +151,8 @@ class Process:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 (tests start processes from one thread) start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 (tests start processes from one thread)
+                start_new_session=True,
             )
 
     @property

@@ -445,6 +445,7 @@ def test_master_steps_down_for_an_outranking_advert(
     clock.advance_to(5.0)
     effects = hear(router, clock, source, priority, interval_cs=200)
     assert effects == [
+        *expected_transmits(router.config, 100),  # a last advert: the winner re-announces
         UnbindVips(router.config.vips),
         StateChanged(State.MASTER, State.BACKUP, reason),
     ]
@@ -455,14 +456,20 @@ def test_master_steps_down_for_an_outranking_advert(
 
 
 @pytest.mark.parametrize(("source", "priority"), [(HIGHER, 99), (LOWER, 100), (HIGHER, 1)])
-def test_master_ignores_a_lower_advert(source: str, priority: int) -> None:
+def test_master_answers_a_lower_master_at_once_but_once_per_interval(
+    source: str, priority: int
+) -> None:
     clock = FakeClock()
     router = master(clock, 100)
-    deadline = router.next_deadline()
     clock.advance_to(4.0)
-    assert hear(router, clock, source, priority) == []
+    answer = [*expected_transmits(router.config, 100), Announce(router.config.vips)]
+    assert hear(router, clock, source, priority) == answer
     assert router.state is State.MASTER
-    assert router.next_deadline() == deadline
+    assert router.next_deadline() == 4.0 + 1.0  # the advert timer restarts from the answer
+    clock.advance_to(4.5)
+    assert hear(router, clock, source, priority) == []  # a flood gets one answer per interval
+    clock.advance_to(5.0)
+    assert hear(router, clock, source, priority) == answer
 
 
 # ---------------------------------------------------------------------------- shutdown
@@ -819,7 +826,10 @@ def test_auto_checksum_sends_rfc9568_until_a_pseudo_header_advert_is_heard() -> 
     assert [sent_checksum_mode(t, source) for t in of_type(effects, Transmit)] == [
         ChecksumMode.RFC9568
     ]
-    assert hear(router, clock, LOWER, 50, checksum_mode=ChecksumMode.PSEUDO_HEADER) == []
+    effects = hear(router, clock, LOWER, 50, checksum_mode=ChecksumMode.PSEUDO_HEADER)
+    assert [sent_checksum_mode(t, source) for t in of_type(effects, Transmit)] == [
+        ChecksumMode.PSEUDO_HEADER
+    ]  # the answer to the lower master already uses the mode just learned
     effects = router.poll(clock.advance(1.0))
     assert [sent_checksum_mode(t, source) for t in of_type(effects, Transmit)] == [
         ChecksumMode.PSEUDO_HEADER
@@ -1077,8 +1087,10 @@ def test_auto_checksum_router_converges_with_a_pseudo_header_only_peer() -> None
     modes = [(time, sent_checksum_mode(t, a.config.source)) for time, t in link.transmits("a")]
     assert modes[0] == (MDI_150, ChecksumMode.RFC9568)
     assert {mode for _, mode in modes[1:]} == {ChecksumMode.PSEUDO_HEADER}
+    # b's first advert as master makes a answer at once, in b's variant: b steps down then,
+    # not a whole advert interval later.
     assert link.state_changes("b")[-1] == (
-        MDI_150 + 1,
+        MDI_100,
         StateChanged(State.MASTER, State.BACKUP, Reason.HIGHER_PRIORITY_ADVERT),
     )
 
@@ -1118,3 +1130,16 @@ def test_enforcing_router_rejects_an_unauthenticated_advert() -> None:
         Rejected(RejectReason.AUTH_MISSING, ip_address(HIGHER))
     ]
     assert router.next_deadline() == MDI_100
+
+
+def test_a_suppressed_answer_is_announced_with_the_next_regular_advert() -> None:
+    clock = FakeClock()
+    router = master(clock, 100)
+    clock.advance_to(4.0)
+    hear(router, clock, LOWER, 50)  # answered at once
+    clock.advance_to(4.2)
+    assert hear(router, clock, HIGHER, 60) == []  # within the interval: no answer yet...
+    effects = router.poll(clock.advance_to(5.0))
+    assert effects == [*expected_transmits(router.config, 100), Announce(router.config.vips)]
+    effects = router.poll(clock.advance_to(6.0))
+    assert effects == expected_transmits(router.config, 100)  # ...and only once

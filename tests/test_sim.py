@@ -92,3 +92,10 @@ def test_converged_state_has_one_master_holding_the_vips() -> None:
     assert result.ok
     masters = [n for n in simulation.nodes if n.state is State.MASTER]
     assert len(masters) == 1 and masters[0].holds_vips
+
+
+def test_checker_catches_a_winner_that_never_reannounces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mutation check: without answering lower masters, clients can follow the loser."""
+    monkeypatch.setattr(router_module.VirtualRouter, "_answer_lower_master", lambda self, now: [])
+    failures = sim.run_many(0, 300)
+    assert any("clients follow" in v for r in failures for v in r.violations)

@@ -10,7 +10,10 @@ invariants the protocol promises:
 * whenever a router is up and connected, its segment has a master within Master_Down_Interval +
   one interval;
 * while a segment is connected and loss-free, never two masters for longer than one interval;
-* no router holds VIPs outside Master.
+* no router holds VIPs outside Master;
+* once converged, the last announcement (gratuitous ARP / NA) made since the heal came from the
+  master, so clients send to it and not to a router that lost an election after the heal.
+  (Clients that learned a minority side's master during a partition are announce.refresh's job.)
 
 Only the protocol core is exercised; packets cross the simulated link as real bytes.
 Run ``python -m vipguard.sim --seeds 10000`` or ``--seed N --timeline``.
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface
 
 from .proto.auth import AntiReplay, AuthConfig, AuthKey
-from .proto.effects import BindVips, Effect, State, StateChanged, Transmit, UnbindVips
+from .proto.effects import Announce, BindVips, Effect, State, StateChanged, Transmit, UnbindVips
 from .proto.packet import ReceivedPacket
 from .proto.router import RouterConfig, VirtualRouter
 from .proto.timers import Instant, master_down_interval
@@ -137,6 +140,7 @@ class Simulation:
         self.healed_at: float | None = None
         self._claimants: list[Node] = []
         self.vip_changes: list[tuple[float, str, bool]] = []
+        self.last_announcer: Node | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -206,6 +210,8 @@ class Simulation:
         for effect in effects:
             if isinstance(effect, Transmit):
                 self.transmit(node, effect)
+            elif isinstance(effect, Announce) and self.healed_at is not None:
+                self.last_announcer = node
             elif isinstance(effect, BindVips):
                 self.set_holder(node, holds=True)
             elif isinstance(effect, UnbindVips):
@@ -377,6 +383,9 @@ class Simulation:
         expected = self.expected_master()
         if masters[0] is not expected:
             self.violate(f"master is {masters[0].name}, expected {expected.name}")
+        elif self.last_announcer not in (None, expected):
+            who = self.last_announcer.name if self.last_announcer else "nobody"
+            self.violate(f"clients follow {who}'s announcement, not master {expected.name}'s")
 
     def expected_master(self) -> Node:
         """With preemption the best router; without, the best of those that claimed mastership

@@ -41,7 +41,7 @@ def describe(driver: RouterDriver, now: Instant) -> dict[str, Any]:
         "advert_interval_ms": config.interval_cs * 10,
         "master_advert_interval_ms": router.master_adver_interval_cs * 10,
         "master_down_interval_ms": round(router.master_down_interval * 1000, 1),
-        "checksum": router.wire.send_checksum_mode.value if config.version == 3 else "v2",
+        "checksum": _checksum(driver),
         "auth": config.auth.mode.value if config.auth else "off",
         "last_transition": driver.last_transition,
         "counters": {
@@ -53,3 +53,13 @@ def describe(driver: RouterDriver, now: Instant) -> dict[str, Any]:
             "rejected": dict(counters.rejected),
         },
     }
+
+
+def _checksum(driver: RouterDriver) -> str:
+    """What the adverts' checksum covers: only VRRPv3 over IPv4 has a choice."""
+    config = driver.router.config
+    if config.version == 2:
+        return "message"
+    if driver.family == 6:
+        return "pseudo-header"
+    return driver.router.wire.send_checksum_mode.value

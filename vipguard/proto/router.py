@@ -5,9 +5,19 @@ A :class:`VirtualRouter` is driven by four inputs, each carrying the current :cl
 object changed), plus ``shutdown``. Every input returns the effects to execute in order; the caller
 re-arms its timer from ``next_deadline()``. Transitions come only from :data:`TRANSITIONS`.
 
-Beyond RFC 5798: a backup with preemption on also preempts an equal-priority master with a lower
-address, so the converged master depends on configuration only, never on history; and a master
-that enters Fault first advertises priority 0 so a backup takes over after Skew_Time.
+Beyond RFC 5798:
+
+* a backup with preemption on also preempts an equal-priority master with a lower address, so the
+  converged master depends on configuration only, never on history;
+* a master that enters Fault first advertises priority 0, so a backup takes over after Skew_Time;
+* a backup honours a priority-0 advert only from the master it follows (or when it follows none):
+  a second, duelling master stopping says nothing about the one still advertising;
+* a master that hears a lower-priority master (after a partition, a restart, a checksum mismatch
+  at start-up) answers at once with an advert and re-announces its VIPs, as RFC 9568 allows, so
+  the loser steps down and the clients' caches point back at the winner. It answers at most once
+  per advert interval, so a flood of lower adverts cannot make it flood the link. A master that
+  steps down for a higher one sends one last advert at its own priority, so a winner that never
+  heard it (its adverts crossed) still re-announces.
 """
 
 from __future__ import annotations
@@ -150,6 +160,8 @@ class VirtualRouter:
         self._master_interval_cs = config.interval_cs
         self._down_reason = Reason.MASTER_DOWN_TIMER_EXPIRED
         self._preempt_hold_until: float | None = None
+        self._answered_lower_at: float | None = None
+        self._reannounce = False
 
     # ------------------------------------------------------------------ derived values
 
@@ -213,7 +225,7 @@ class VirtualRouter:
         if timer.deadline is None or now.monotonic < timer.deadline:
             return []
         if timer.kind is _Timer.ADVERT:
-            return self._advertise(now)
+            return self._advertise(now, announce=self._reannounce)
         return self._transition(self._down_reason, now)
 
     def track(
@@ -268,11 +280,19 @@ class VirtualRouter:
         if advert.priority == STOP_PRIORITY:
             return self._advertise(now)
         if not outranks(advert.priority, heard.source, self.priority, self.config.source):
-            return []  # a lower master quits when it hears our next advert
+            return self._answer_lower_master(now)
         tie = advert.priority == self.priority
         reason = Reason.EQUAL_PRIORITY_HIGHER_ADDRESS if tie else Reason.HIGHER_PRIORITY_ADVERT
         effects = self._transition(reason, now)
         return effects + self._backup_heard(heard, now)  # learn its interval, time it from now
+
+    def _answer_lower_master(self, now: Instant) -> list[Effect]:
+        last = self._answered_lower_at
+        if last is not None and now.monotonic - last < self.config.interval_cs / 100:
+            self._reannounce = True  # not now, but with the next regular advert
+            return []
+        self._answered_lower_at = now.monotonic
+        return self._advertise(now, announce=True)
 
     def _priority_changed(self, now: Instant) -> list[Effect]:
         if self.state is State.MASTER:
@@ -309,26 +329,30 @@ class VirtualRouter:
         self._preempt_hold_until = None
         vips = self.config.vips
         accept = self.config.accept or self.priority == OWNER_PRIORITY
-        return [BindVips(vips, accept), *self._advertise(now), Announce(vips)]
+        return [BindVips(vips, accept), *self._advertise(now, announce=True)]
 
     def _leave_master(self, reason: Reason, now: Instant) -> list[Effect]:
-        effects: list[Effect] = []
-        if reason in (Reason.SHUTDOWN, Reason.FAULT):
-            advert = self.config.advertisement(STOP_PRIORITY)
-            effects += self.wire.transmit(advert, now.wall_ns)
-        effects.append(UnbindVips(self.config.vips))
-        return effects
+        """Stopping: priority 0, so a backup takes over after Skew_Time. Outranked: one last
+        advert at our priority, so a winner that never heard us learns that clients may still
+        point at us and re-announces (see _answer_lower_master)."""
+        stopping = reason in (Reason.SHUTDOWN, Reason.FAULT)
+        advert = self.config.advertisement(STOP_PRIORITY if stopping else self.priority)
+        return [*self.wire.transmit(advert, now.wall_ns), UnbindVips(self.config.vips)]
 
     def _enter_backup(self, now: Instant) -> None:
         self._master_interval_cs = self.config.interval_cs
         self._preempt_hold_until = None
         self._arm(_Timer.MASTER_DOWN, self.master_down_interval, now)
 
-    def _advertise(self, now: Instant) -> list[Effect]:
+    def _advertise(self, now: Instant, *, announce: bool = False) -> list[Effect]:
         self.master = MasterSeen(self.config.source, self.priority, self.config.interval_cs)
         self._arm(_Timer.ADVERT, self.config.interval_cs / 100, now)
         advert = self.config.advertisement(self.priority)
-        return list(self.wire.transmit(advert, now.wall_ns))
+        effects: list[Effect] = list(self.wire.transmit(advert, now.wall_ns))
+        if announce:
+            self._reannounce = False
+            effects.append(Announce(self.config.vips))
+        return effects
 
     def _arm(
         self,
