@@ -7,8 +7,8 @@ lines of its log, the VIPs on its interface, and the packets it refused. Every f
 parent/VRRP/checker/BFD pid files) lives in that directory, so nothing collides with a system
 keepalived or another test run, and the process only ever sees its own namespace.
 
-keepalived runs as two processes (the parent and its VRRP child). It is started through
-``setsid`` so that both form a session and process group of their own: :meth:`Keepalived.kill`
+keepalived runs as two processes (the parent and its VRRP child). Like every process a topology
+starts, it leads a session and process group of its own, which both share: :meth:`Keepalived.kill`
 (a crash) sends SIGKILL to that whole group at once, so the child cannot outlive the parent or
 send a goodbye advert, and :meth:`Keepalived.survivors` proves that nothing is left.
 """
@@ -127,7 +127,6 @@ class Keepalived:
 
     def argv(self) -> list[str]:
         return [
-            "setsid",  # own session and process group (a no-op fork-wise: we are not a leader)
             self.binary,
             "--dont-fork",
             "--log-console",
@@ -160,9 +159,8 @@ class Keepalived:
     def _wait_started(self, timeout: float) -> None:
         assert self.process
         pid = self.process.pid
-        # `ip netns exec` and `setsid` both exec (setsid forks only when it already leads a
-        # group, which a child of ours does not), so the PID we hold becomes keepalived's parent
-        # and the leader of its own process group as soon as setsid has run.
+        # Started with a session of its own; `ip netns exec` execs, so the PID we hold becomes
+        # keepalived's parent and its group leader.
         wait_until(lambda: os.getpgid(pid) == pid, 2.0, what=f"{self} leading its own session")
 
         def entered() -> bool:
@@ -219,7 +217,7 @@ class Keepalived:
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)  # parent and child at once
-        for other in self.survivors():  # anything that left the group, or setsid went wrong
+        for other in self.survivors():  # anything that left the group
             with contextlib.suppress(ProcessLookupError):
                 os.kill(other, signal.SIGKILL)
         self.process.wait(5.0)
