@@ -47,9 +47,18 @@ class Agent:
         self.cluster, self.host, self.config, self.socket = cluster, host, config, socket
         self.process: Process | None = None
 
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "vipguard", "run", "--config", str(self.config)]
+
+    def refused(self, timeout: float = 10.0) -> str:
+        """Start an agent that must refuse to run: its exit status 1 and its log."""
+        process = self.cluster.topology.popen(self.host, self.argv())
+        status = process.wait(timeout)
+        assert status == 1, f"agent exited with {status}: {process.stderr()[-2000:]}"
+        return process.stderr()
+
     def start(self) -> Agent:
-        argv = [sys.executable, "-m", "vipguard", "run", "--config", str(self.config)]
-        self.process = self.cluster.topology.popen(self.host, argv)
+        self.process = self.cluster.topology.popen(self.host, self.argv())
         wait_until(self._ready, 10, what=f"agent on {self.host} answering on {self.socket}")
         return self
 

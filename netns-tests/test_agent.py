@@ -309,3 +309,25 @@ def test_virtual_mac_keeps_the_clients_neighbour_entry_across_failover(
     assert report.hosts == ("lb1", "lb2")
     lb2.stop()
     assert ifname not in topology.ip("lb2", "-o", "link", "show")  # removed at shutdown
+
+
+# ------------------------------------------------------------------ refusing to start
+
+
+def test_a_second_agent_on_the_same_socket_leaves_the_first_untouched(
+    cluster: Cluster, topology: Topology
+) -> None:
+    lb1 = cluster.start("lb1", [web(150)])
+    lb1.wait_state("master")
+    intruder = cluster.agent("lb1", [web(150)])  # same config, same control socket
+    assert "another vipguard agent" in intruder.refused()
+    assert lb1.state() == "master"
+    assert vip_holders(topology) == ["lb1"]
+
+
+def test_a_vip_that_is_the_interfaces_own_address_is_refused(
+    cluster: Cluster, topology: Topology
+) -> None:
+    agent = cluster.agent("lb1", [web(150, vips=["192.0.2.11/24"])])
+    assert "is eth0's own address" in agent.refused()
+    assert any(a.address == "192.0.2.11" for a in topology.addresses("lb1"))

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from vipguard.agent import driver as driver_module
 from vipguard.agent import logs
 from vipguard.agent.driver import AnnouncePolicy, Egress, RouterDriver
 from vipguard.proto.addresses import IPAddress, IPInterface
@@ -153,17 +154,49 @@ def test_backup_takes_over_when_the_timer_fires(journal: Journal) -> None:
     asyncio.run(scenario())
 
 
-def test_a_failing_bind_is_logged_and_later_effects_still_run(
-    journal: Journal, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_transient_bind_failure_is_retried(journal: Journal) -> None:
     async def scenario() -> None:
         driver = make_driver(journal, priority=255, fail_adds=1)
         driver.start(link_up=True)
         await settle(driver)
-        assert "effect_failed" in caplog.text
-        assert "announce" in journal.kinds()
+        assert driver.bound == {VIP}
+        kinds = journal.kinds()
+        assert kinds.count("bind") == 1
+        assert kinds[kinds.index("bind") + 1 :].count("announce") == 2
+        assert "announce" not in kinds[: kinds.index("bind")]
         await driver.stop()
-        assert ("unbind", "192.0.2.100/24") in journal.entries
+
+    asyncio.run(scenario())
+
+
+def test_a_master_that_cannot_bind_hands_over_and_tries_again_later(
+    journal: Journal, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(driver_module, "BIND_RETRY_AFTER", 0.05)
+
+    async def scenario() -> None:
+        driver = make_driver(
+            journal, priority=255, fail_adds=len(driver_module.NETLINK_RETRY_DELAYS)
+        )
+        driver.start(link_up=True)
+        await settle(driver)
+        assert driver.router.state.value == "fault"
+        assert driver.router.faulted == (driver_module.BIND_TRACKER,)
+        assert "bind_failed" in caplog.text
+        # it advertised, then stepped aside with priority 0, and never announced a VIP it lacks
+        priorities = [e[1] for e in journal.entries if e[0] == "send"]
+        assert priorities[-1] == 0 and set(priorities[:-1]) == {255}
+        assert "announce" not in journal.kinds()
+        assert driver.bound == set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2.0
+        while driver.router.state.value != "master":  # bounded: the retry comes after 50 ms
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+        await settle(driver)
+        assert driver.bound == {VIP}
+        assert journal.kinds()[-3:] == ["bind", "announce", "announce"]
+        await driver.stop()
 
     logs.LOGGER.propagate = True
     with caplog.at_level(logging.INFO, logger="vipguard"):

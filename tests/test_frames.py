@@ -26,7 +26,7 @@ def test_unsolicited_na_is_a_valid_override_advertisement() -> None:
     ip, na = frame[IPv6], frame[ICMPv6ND_NA]
     assert (frame.dst, frame.src) == ("33:33:00:00:00:01", mac)
     assert (ip.src, ip.dst, ip.hlim) == ("2001:db8::100", "ff02::1", 255)
-    assert (na.tgt, na.O, na.S, na.R) == ("2001:db8::100", 1, 0, 0)
+    assert (na.tgt, na.O, na.S, na.R) == ("2001:db8::100", 1, 0, 1)
     assert frame[ICMPv6NDOptDstLLAddr].lladdr == mac
     wire_checksum = na.cksum
     del na.cksum  # scapy recomputes it on build

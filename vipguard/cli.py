@@ -82,16 +82,17 @@ def run(config_path: str, log_level: str) -> None:
         raise SystemExit(2) from None
     logs.setup(config.agent.log_format, getattr(logging, log_level.upper()))
 
-    async def serve() -> None:
+    async def serve() -> int:
         agent = Agent(config)
         agent.install_signal_handlers()
-        await agent.run()
+        return await agent.run()
 
     try:
-        asyncio.run(serve())
+        status = asyncio.run(serve())
     except StartupError as error:
         logs.event("startup_failed", logging.ERROR, error=str(error))
         raise SystemExit(1) from None
+    raise SystemExit(status)
 
 
 def _control_socket(socket_path: str | None, config_path: str | None) -> str:

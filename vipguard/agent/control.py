@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..control_client import AgentUnavailable, request
 from . import logs
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -24,8 +24,11 @@ CLIENT_TIMEOUT = 5.0
 SOCKET_MODE = 0o660
 
 
+MAX_CLIENTS = 16
+
+
 class ControlSocketBusy(RuntimeError):
-    pass
+    """Another live agent owns the control socket: this one must not start (or touch anything)."""
 
 
 class ControlServer:
@@ -33,35 +36,56 @@ class ControlServer:
         self.path = path
         self._handlers = handlers
         self._server: asyncio.AbstractServer | None = None
+        self._lock: int | None = None
+        self._clients = asyncio.Semaphore(MAX_CLIENTS)
+
+    def claim(self) -> None:
+        """Take the lock beside the socket, before the agent touches any interface: a second
+        agent started by mistake must fail here, not remove the first one's VIPs."""
+        self.path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(descriptor, 32).decode(errors="replace").strip() or "?"
+            os.close(descriptor)
+            raise ControlSocketBusy(
+                f"another vipguard agent (pid {holder}) owns {self.path}; stop it, or give this"
+                " one its own [agent] control_socket"
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        self._lock = descriptor
 
     async def start(self) -> None:
-        self.path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        if self.path.exists() or self.path.is_symlink():
-            await self._claim_stale_socket()
+        if self._lock is None:
+            self.claim()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # left by a crashed agent: we hold the lock, so it is not live
         self._server = await asyncio.start_unix_server(
             self._serve, path=str(self.path), limit=MAX_REQUEST
         )
         os.chmod(self.path, SOCKET_MODE)
 
-    async def _claim_stale_socket(self) -> None:
-        try:
-            await asyncio.to_thread(request, self.path, "ping", 0.5)
-        except AgentUnavailable:
-            self.path.unlink()
-            return
-        raise ControlSocketBusy(
-            f"another vipguard agent answers on {self.path}; give this one its own"
-            " [agent] control_socket"
-        )
-
     async def close(self) -> None:
         if self._server:
             self._server.close()
             await self._server.wait_closed()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._clients.locked():  # a runaway script must not exhaust our descriptors
+            writer.close()
+            return
+        async with self._clients:
+            await self._converse(reader, writer)
+
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), CLIENT_TIMEOUT)
             response = self._answer(line)
@@ -75,7 +99,7 @@ class ControlServer:
     def _answer(self, line: bytes) -> dict[str, Any]:
         try:
             message = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return {"ok": False, "error": "request is not a JSON object on one line"}
         if not isinstance(message, dict):
             return {"ok": False, "error": "request is not a JSON object on one line"}
@@ -84,4 +108,8 @@ class ControlServer:
         if handler is None:
             known = ", ".join(sorted(self._handlers))
             return {"ok": False, "error": f"unknown command {command!r}; known: {known}"}
-        return {"ok": True, **handler(message)}
+        try:
+            return {"ok": True, **handler(message)}
+        except Exception as error:  # a bug in a handler must not cost the client its answer
+            logs.event("control_handler_failed", error=repr(error), command=str(command))
+            return {"ok": False, "error": f"{command} failed: {error}"}

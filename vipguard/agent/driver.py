@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from ..proto.effects import (
     BindVips,
     Effect,
     Rejected,
+    State,
     StateChanged,
     Transmit,
     UnbindVips,
@@ -33,6 +35,12 @@ from ..proto.router import VirtualRouter
 from . import logs
 
 WARNING_PERIOD = 10.0
+NETLINK_TIMEOUT = 2.0
+NETLINK_RETRY_DELAYS = (0.0, 0.05, 0.25)
+BIND_TRACKER = "vip-bind"
+BIND_RETRY_AFTER = 5.0
+UNBIND_RETRY_AFTER = 1.0
+STOP_TIMEOUT = 5.0
 
 
 @dataclass(slots=True)
@@ -75,10 +83,12 @@ class RouterDriver:
         clock: SteadyWallClock,
         labels: dict[IPInterface, str | None],
         announce: AnnouncePolicy,
+        on_failure: Callable[[BaseException], None] = lambda error: None,
     ) -> None:
         self.name, self.router, self.egress = name, router, egress
         self._netlink, self._clock, self._labels = netlink, clock, labels
         self._announce_policy = announce
+        self._on_failure = on_failure
         self.counters = Counters()
         self.bound: set[IPInterface] = set()
         self.last_transition: dict[str, Any] | None = None
@@ -110,9 +120,13 @@ class RouterDriver:
         self._feed(self.router.track(self._link_tracker, self._clock.now(), fault=not up))
 
     async def stop(self) -> None:
-        """Graceful stop: priority 0 if master, release the VIPs, then end the worker."""
+        """Graceful stop: priority 0 if master, release the VIPs, then end the worker (bounded:
+        a hung netlink call must not keep systemd waiting until it kills us)."""
         self._feed(self.router.shutdown(self._clock.now()))
-        await self._queue.join()
+        try:
+            await asyncio.wait_for(self._queue.join(), STOP_TIMEOUT)
+        except TimeoutError:
+            logs.event("stop_timed_out", logging.ERROR, instance=self.name, bound=len(self.bound))
         self._cancel_timer()
         for task in (self._announcing, self._worker):
             if task:
@@ -152,7 +166,13 @@ class RouterDriver:
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._feed(self.router.poll(self._clock.now()))
+        try:
+            effects = self.router.poll(self._clock.now())
+        except Exception as error:  # a bug in the core: stop safely rather than run on blind
+            logs.event("core_failed", logging.CRITICAL, instance=self.name, error=repr(error))
+            self._on_failure(error)
+            return
+        self._feed(effects)
 
     # ------------------------------------------------------------------ effects
 
@@ -196,17 +216,60 @@ class RouterDriver:
             self._state_changed(effect)
 
     async def _bind(self, vips: tuple[IPInterface, ...]) -> None:
+        index = self.egress.vip_index
         for vip in vips:
-            await self._netlink.add_address(self.egress.vip_index, vip, self._labels.get(vip))
+            label = self._labels.get(vip)
+            if not await self._netlink_call(
+                "bind", vip, self._netlink.add_address, index, vip, label
+            ):
+                self._bind_failed()
+                return
             self.bound.add(vip)
         logs.event("vips_bound", instance=self.name, vips=",".join(map(str, vips)))
 
+    def _bind_failed(self) -> None:
+        """A master without its VIPs must not keep advertising: fault (priority 0, so a peer
+        takes over at once), then try again later."""
+        now = self._clock.now()
+        self._feed(self.router.track(BIND_TRACKER, now, fault=True))
+        loop = asyncio.get_running_loop()
+        loop.call_later(BIND_RETRY_AFTER, self._retry_bind)
+
+    def _retry_bind(self) -> None:
+        self._feed(self.router.track(BIND_TRACKER, self._clock.now(), fault=False))
+
     async def _unbind(self, vips: tuple[IPInterface, ...]) -> None:
         self._stop_announcing()
+        index = self.egress.vip_index
         for vip in vips:
-            await self._netlink.remove_address(self.egress.vip_index, vip)
-            self.bound.discard(vip)
+            if await self._netlink_call("unbind", vip, self._netlink.remove_address, index, vip):
+                self.bound.discard(vip)
+            else:  # a VIP left on a non-master is a second owner: keep trying
+                loop = asyncio.get_running_loop()
+                loop.call_later(UNBIND_RETRY_AFTER, self._retry_unbind, vip)
         logs.event("vips_released", instance=self.name, vips=",".join(map(str, vips)))
+
+    def _retry_unbind(self, vip: IPInterface) -> None:
+        if vip in self.bound and self.router.state is not State.MASTER:
+            self._queue.put_nowait(UnbindVips((vip,)))
+
+    async def _netlink_call(
+        self, what: str, vip: IPInterface, call: Callable[..., Awaitable[bool]], *args: Any
+    ) -> bool:
+        """``call`` with a timeout, retried briefly; False (and logged) if it never succeeded."""
+        failure: BaseException | None = None
+        for delay in NETLINK_RETRY_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                async with asyncio.timeout(NETLINK_TIMEOUT):
+                    await call(*args)
+                return True
+            except Exception as error:
+                failure = error
+        logs.event(
+            f"{what}_failed", logging.ERROR, instance=self.name, vip=vip, error=repr(failure)
+        )
+        return False
 
     def _state_changed(self, effect: StateChanged) -> None:
         self.counters.transitions += 1
@@ -251,7 +314,7 @@ class RouterDriver:
             await asyncio.sleep(policy.refresh)
 
     def _announce_once(self, vips: tuple[IPInterface, ...]) -> None:
-        for vip in vips:
+        for vip in (vip for vip in vips if vip in self.bound):  # never claim what we lack
             try:
                 self.egress.announcer.announce(vip.ip)
                 self.counters.announcements += 1

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,7 +29,7 @@ from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, vrrp_group
 from ..proto.router import VirtualRouter
 from . import logs
-from .control import ControlServer
+from .control import ControlServer, ControlSocketBusy
 from .driver import AnnouncePolicy, Egress, RouterDriver
 from .sequences import SequenceStore
 from .status import describe
@@ -93,29 +95,44 @@ class Agent:
         self._tasks: list[asyncio.Task[None]] = []
         self._sequences = SequenceStore(config.agent.state_dir)
         self.unknown_vrid = 0
+        self.exit_status = 0
+        self._packet_errors = logs.RateLimiter(10.0)
         self.control = ControlServer(
             config.agent.control_socket, {"status": self.status, "ping": lambda _: {}}
         )
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def run(self) -> None:
+    async def run(self) -> int:
+        """Serve until stopped; the exit status (1 after a failure that forced the stop)."""
         try:
+            try:
+                self.control.claim()
+            except ControlSocketBusy as error:
+                raise StartupError(str(error)) from None
             await self._prepare()
             await self.control.start()
-            self._listen()
-            for driver in self.drivers:
-                driver.start(self.ports[driver.egress.interface].link.up)
-            self.notifier.ready(f"{len(self.drivers)} virtual routers running")
-            logs.event(
-                "agent_started",
-                instances=len(self.drivers),
-                pid=os.getpid(),
-                control_socket=self.config.agent.control_socket,
-            )
+            if not self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
+                self._listen()
+                for driver in self.drivers:
+                    driver.start(self.ports[driver.egress.interface].link.up)
+                self.notifier.ready(f"{len(self.drivers)} virtual routers running")
+                logs.event(
+                    "agent_started",
+                    instances=len(self.drivers),
+                    pid=os.getpid(),
+                    control_socket=self.config.agent.control_socket,
+                )
             await self._stop.wait()
         finally:
             await self._shutdown()
+        return self.exit_status
+
+    def fail(self, error: BaseException) -> None:
+        """Something that must not happen did: release everything gracefully, exit non-zero,
+        and let systemd restart a clean agent."""
+        self.exit_status = 1
+        self.stop()
 
     def stop(self) -> None:
         self._stop.set()
@@ -168,9 +185,12 @@ class Agent:
         plans = list(self._plans())
         for plan in plans:
             await self._open_port(plan.instance.interface)
+        sources = [
+            await self._source(plan, self.ports[plan.instance.interface].link) for plan in plans
+        ]
         await self._remove_stale_vips(plans)
-        for plan in plans:
-            await self._add_driver(plan)
+        for plan, source in zip(plans, sources, strict=True):
+            await self._add_driver(plan, source)
 
     async def _open_port(self, ifname: str) -> Port:
         if ifname in self.ports:
@@ -193,6 +213,16 @@ class Agent:
                     )
 
     async def _source(self, plan: _Plan, link: Link) -> IPAddress:
+        """The adverts' source; checked before anything is removed from the interface."""
+        source = await self._find_source(plan, link)
+        if any(vip.interface.ip == source for vip in plan.instance.vips_of(plan.family)):
+            raise StartupError(
+                f"instance {plan.instance.name!r}: VIP {source} is {link.name}'s own address,"
+                " which vipguard would remove and re-add; VIPs must be extra addresses"
+            )
+        return source
+
+    async def _find_source(self, plan: _Plan, link: Link) -> IPAddress:
         configured = plan.instance.source_of(plan.family)
         if configured is not None:
             return configured
@@ -205,10 +235,9 @@ class Agent:
             )
         return found
 
-    async def _add_driver(self, plan: _Plan) -> None:
+    async def _add_driver(self, plan: _Plan, source: IPAddress) -> None:
         instance = plan.instance
         port = self.ports[instance.interface]
-        source = await self._source(plan, port.link)
         router_config = instance.router_config(plan.family, source)
         group = None if router_config.peers else router_config.group or vrrp_group(source)
         if instance.use_vmac:
@@ -235,6 +264,7 @@ class Agent:
             clock=self.clock,
             labels=labels,
             announce=announce,
+            on_failure=self.fail,
         )
         self.drivers.append(driver)
         self._listeners.setdefault(listener, {})[instance.vrid] = driver
@@ -309,12 +339,26 @@ class Agent:
             if driver is None:
                 self.unknown_vrid += 1
                 continue
-            driver.on_packet(packet)
+            try:
+                driver.on_packet(packet)
+            except Exception as error:  # a core bug: drop the packet, keep the protocol running
+                held = self._packet_errors.allow("packet", time.monotonic())
+                if held is not None:
+                    logs.event(
+                        "packet_failed",
+                        logging.ERROR,
+                        instance=driver.name,
+                        source=packet.source,
+                        error=repr(error),
+                        suppressed=held,
+                    )
 
     def _links_readable(self) -> None:
         changes = self._link_watcher.read()
         if changes is None:  # the kernel dropped messages: ask for every link again
-            self._tasks.append(asyncio.create_task(self._resync_links()))
+            task = asyncio.create_task(self._resync_links(), name="link-resync")
+            task.add_done_callback(_report_failure)
+            self._tasks.append(task)
             return
         by_index = {port.link.index: port for port in self.ports.values()}
         for index, up in changes:
@@ -372,5 +416,8 @@ def _report_failure(task: asyncio.Task[None]) -> None:
 
 
 def _join(sock: VrrpSocket, group: IPAddress) -> None:
-    with contextlib.suppress(OSError):  # joined already by another instance on this interface
+    try:
         sock.join(group)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:  # EADDRINUSE: another instance joined it already
+            raise

@@ -15,6 +15,7 @@ ETH_P_ARP = 0x0806
 ETH_P_IPV6 = 0x86DD
 ICMPV6 = 58
 NEIGHBOR_ADVERTISEMENT = 136
+NA_ROUTER = 0x80000000
 NA_OVERRIDE = 0x20000000
 TARGET_LINK_LAYER_OPTION = 2
 
@@ -37,8 +38,9 @@ def gratuitous_arp(mac: bytes, address: IPv4Address) -> bytes:
 
 
 def unsolicited_na(mac: bytes, address: IPv6Address) -> bytes:
-    """A Neighbor Advertisement to all nodes with the Override flag (RFC 4861 §7.2.6)."""
-    body = struct.pack("!I", NA_OVERRIDE) + address.packed
+    """A Neighbor Advertisement to all nodes with the Router and Override flags (RFC 5798
+    §6.4.2, RFC 4861 §7.2.6): the VIP may be a gateway, and the new owner wins caches at once."""
+    body = struct.pack("!I", NA_ROUTER | NA_OVERRIDE) + address.packed
     body += struct.pack("!BB", TARGET_LINK_LAYER_OPTION, 1) + mac
     length = 4 + len(body)
     pseudo = address.packed + ALL_NODES.packed + struct.pack("!I3xB", length, ICMPV6)

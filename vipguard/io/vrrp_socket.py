@@ -18,7 +18,7 @@ from ..proto.packet import ReceivedPacket
 IPPROTO_VRRP = 112
 TTL = 255
 DSCP_CS6 = 0xC0
-MAX_DATAGRAM = 2048
+MAX_DATAGRAM = 65535  # 255 IPv6 VIPs and a trailer exceed 4 KiB
 _CMSG_SPACE = socket.CMSG_SPACE(64) * 2
 # Linux values the socket module does not export on every build.
 IP_PKTINFO = 8
