@@ -8,7 +8,7 @@ import time
 
 import pytest
 from agents import Agent, Cluster, master_down_ms, skew_ms, web
-from netns import Topology, vrrp_drop_ruleset
+from netns import Topology, vrrp_drop_ruleset, wait_until
 from probe import Prober, ProbeRun
 
 pytestmark = pytest.mark.netns_timeout(40)
@@ -331,3 +331,34 @@ def test_a_vip_that_is_the_interfaces_own_address_is_refused(
     agent = cluster.agent("lb1", [web(150, vips=["192.0.2.11/24"])])
     assert "is eth0's own address" in agent.refused()
     assert any(a.address == "192.0.2.11" for a in topology.addresses("lb1"))
+
+
+# ------------------------------------------------------------------ addresses changed underneath
+
+
+def test_a_vip_removed_by_hand_is_put_back_and_announced(
+    cluster: Cluster, topology: Topology
+) -> None:
+    lb1, _ = pair(cluster, web(150), web(100))
+    lb1.wait_state("master")
+    announced = lb1.instance("web")["counters"]["announcements"]
+    topology.ip("lb1", "addr", "del", "192.0.2.100/24", "dev", "eth0")
+    wait_until(lambda: vip_holders(topology) == ["lb1"], 2, what="VIP back on lb1")
+    assert "vip_removed_externally" in lb1.log()
+    wait_until(lambda: lb1.instance("web")["counters"]["announcements"] > announced, 2)
+    assert lb1.state() == "master"
+
+
+def test_losing_the_source_address_faults_until_it_returns(
+    cluster: Cluster, topology: Topology
+) -> None:
+    lb1, lb2 = pair(cluster, web(150), web(100))
+    lb1.wait_state("master")
+    topology.ip("lb1", "addr", "del", "192.0.2.11/24", "dev", "eth0")
+    lb1.wait_state("fault", timeout=1)
+    lb2.wait_state("master", timeout=1)
+    assert lb1.instance("web")["priority"]["faults"] == ["source-address"]
+    assert vip_holders(topology) == ["lb2"]
+    topology.ip("lb1", "addr", "add", "192.0.2.11/24", "dev", "eth0")
+    lb1.wait_state("master", timeout=3)
+    lb2.wait_state("backup", timeout=1)

@@ -19,7 +19,7 @@ from ..io.announce import Announcer
 from ..io.clock import SteadyWallClock
 from ..io.netlink import Netlink
 from ..io.vrrp_socket import VrrpSocket
-from ..proto.addresses import IPInterface
+from ..proto.addresses import IPAddress, IPInterface
 from ..proto.effects import (
     Announce,
     BindVips,
@@ -38,6 +38,7 @@ WARNING_PERIOD = 10.0
 NETLINK_TIMEOUT = 2.0
 NETLINK_RETRY_DELAYS = (0.0, 0.05, 0.25)
 BIND_TRACKER = "vip-bind"
+SOURCE_TRACKER = "source-address"
 BIND_RETRY_AFTER = 5.0
 UNBIND_RETRY_AFTER = 1.0
 STOP_TIMEOUT = 5.0
@@ -104,10 +105,11 @@ class RouterDriver:
 
     # ------------------------------------------------------------------ inputs
 
-    def start(self, link_up: bool) -> None:
+    def start(self, *, link_up: bool, source_present: bool = True) -> None:
         self._worker = asyncio.create_task(self._work(), name=f"driver-{self.name}")
         now = self._clock.now()
         self._feed(self.router.track(self._link_tracker, now, fault=not link_up))
+        self._feed(self.router.track(SOURCE_TRACKER, now, fault=not source_present))
         self._feed(self.router.start(now))
 
     def on_packet(self, packet: ReceivedPacket) -> None:
@@ -118,6 +120,26 @@ class RouterDriver:
 
     def on_link(self, up: bool) -> None:
         self._feed(self.router.track(self._link_tracker, self._clock.now(), fault=not up))
+
+    def on_address(self, index: int, address: IPAddress, added: bool) -> None:
+        """The kernel added or removed an address somewhere on this host."""
+        if address == self.router.config.source:
+            # Without its source address this node can neither send nor be told apart: fault,
+            # so a peer takes over, until the address is back.
+            self._feed(self.router.track(SOURCE_TRACKER, self._clock.now(), fault=not added))
+        elif not added and index == self.egress.vip_index:
+            self._vip_removed(address)
+
+    def _vip_removed(self, address: IPAddress) -> None:
+        lost = [vip for vip in self.bound if vip.ip == address]
+        if not lost:
+            return  # not ours, or our own unbind
+        self.bound.difference_update(lost)
+        logs.event("vip_removed_externally", logging.WARNING, instance=self.name, vip=address)
+        if self.router.state is State.MASTER:  # put it back and tell the neighbours again
+            accept = self.router.config.accept
+            self._queue.put_nowait(BindVips(tuple(lost), accept))
+            self._queue.put_nowait(Announce(tuple(lost)))
 
     async def stop(self) -> None:
         """Graceful stop: priority 0 if master, release the VIPs, then end the worker (bounded:

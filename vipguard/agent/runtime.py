@@ -22,7 +22,15 @@ from ..config import Config, InstanceConfig
 from ..io.announce import Announcer
 from ..io.clock import SteadyWallClock
 from ..io.frames import virtual_mac
-from ..io.netlink import InterfaceConflict, InterfaceMissing, Link, LinkWatcher, Netlink
+from ..io.netlink import (
+    AddressChange,
+    InterfaceConflict,
+    InterfaceMissing,
+    KernelWatcher,
+    Link,
+    LinkChange,
+    Netlink,
+)
 from ..io.sysctl import set_sysctl
 from ..io.systemd import Notifier
 from ..io.vrrp_socket import VrrpSocket
@@ -83,7 +91,7 @@ class Agent:
         self.config = config
         self.clock = SteadyWallClock()
         self.netlink = Netlink()
-        self._link_watcher = LinkWatcher()
+        self._watcher = KernelWatcher()
         self.notifier = Notifier()
         self.ports: dict[str, Port] = {}
         self.vmacs: list[Vmac] = []
@@ -96,6 +104,7 @@ class Agent:
         self._sequences = SequenceStore(config.agent.state_dir)
         self.unknown_vrid = 0
         self.exit_status = 0
+        self._sourced: set[RouterDriver] = set()  # drivers whose source address is assigned
         self._packet_errors = logs.RateLimiter(10.0)
         self.control = ControlServer(
             config.agent.control_socket, {"status": self.status, "ping": lambda _: {}}
@@ -115,7 +124,8 @@ class Agent:
             if not self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
                 self._listen()
                 for driver in self.drivers:
-                    driver.start(self.ports[driver.egress.interface].link.up)
+                    link_up = self.ports[driver.egress.interface].link.up
+                    driver.start(link_up=link_up, source_present=driver in self._sourced)
                 self.notifier.ready(f"{len(self.drivers)} virtual routers running")
                 logs.event(
                     "agent_started",
@@ -159,8 +169,8 @@ class Agent:
                 sock.close()
             port.announcer.close()
         await self._remove_vmacs()
-        loop.remove_reader(self._link_watcher.fileno())
-        self._link_watcher.close()
+        loop.remove_reader(self._watcher.fileno())
+        self._watcher.close()
         self.netlink.close()
         logs.event("agent_stopped")
 
@@ -267,6 +277,18 @@ class Agent:
             on_failure=self.fail,
         )
         self.drivers.append(driver)
+        local = {address.interface.ip for address in await self.netlink.addresses(port.link.index)}
+        if source in local:
+            self._sourced.add(driver)
+        else:
+            logs.event(
+                "source_missing",
+                logging.WARNING,
+                instance=plan.name,
+                source=source,
+                interface=port.link.name,
+                hint="the instance stays in fault until it appears",
+            )
         self._listeners.setdefault(listener, {})[instance.vrid] = driver
 
     async def _vmac_egress(
@@ -320,7 +342,7 @@ class Agent:
         loop = asyncio.get_running_loop()
         for sock in self._listeners:
             loop.add_reader(sock.fileno(), self._readable, sock)
-        loop.add_reader(self._link_watcher.fileno(), self._links_readable)
+        loop.add_reader(self._watcher.fileno(), self._kernel_readable)
         jobs = [(self._save_sequences(), "sequences")]
         if self.notifier.watchdog_interval:
             jobs.append((self._feed_watchdog(self.notifier.watchdog_interval), "watchdog"))
@@ -353,18 +375,22 @@ class Agent:
                         suppressed=held,
                     )
 
-    def _links_readable(self) -> None:
-        changes = self._link_watcher.read()
-        if changes is None:  # the kernel dropped messages: ask for every link again
+    def _kernel_readable(self) -> None:
+        events = self._watcher.read()
+        if events is None:  # the kernel dropped messages: ask for every link again
             task = asyncio.create_task(self._resync_links(), name="link-resync")
             task.add_done_callback(_report_failure)
             self._tasks.append(task)
             return
         by_index = {port.link.index: port for port in self.ports.values()}
-        for index, up in changes:
-            port = by_index.get(index)
-            if port is not None:
-                self._link_changed(port, up)
+        for event in events:
+            if isinstance(event, LinkChange):
+                port = by_index.get(event.index)
+                if port is not None:
+                    self._link_changed(port, event.up)
+            elif isinstance(event, AddressChange):
+                for driver in self.drivers:
+                    driver.on_address(event.index, event.address, event.added)
 
     async def _resync_links(self) -> None:
         for port in self.ports.values():

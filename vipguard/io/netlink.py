@@ -24,10 +24,18 @@ IFA_F_NODAD = 0x02
 IFA_F_SECONDARY = 0x01
 IFA_F_TENTATIVE = 0x40
 RT_SCOPE_LINK = 253
-RTMGRP_LINK = 1
+RTMGRP_LINK = 0x1
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
 RTM_NEWLINK = 16
+RTM_NEWADDR = 20
+RTM_DELADDR = 21
+IFA_ADDRESS = 1
+IFA_LOCAL = 2
 _NLMSGHDR = struct.Struct("=IHHII")
 _IFINFOMSG = struct.Struct("=BxHiII")
+_IFADDRMSG = struct.Struct("=BBBBI")
+_RTATTR = struct.Struct("=HH")
 
 
 class InterfaceMissing(LookupError):
@@ -153,19 +161,35 @@ class Netlink:
         return True
 
 
-class LinkWatcher:
-    """Link state changes straight from the kernel's RTMGRP_LINK multicast group.
+@dataclass(frozen=True, slots=True)
+class LinkChange:
+    index: int
+    up: bool
 
-    Only the fixed ifinfomsg header is read (index and flags), so nothing can be lost in a
-    library's message dispatch; the event loop reads it with ``add_reader``. If the socket
-    overflows (ENOBUFS), ``read`` returns None and the caller re-reads every link it cares about.
+
+@dataclass(frozen=True, slots=True)
+class AddressChange:
+    index: int
+    address: IPAddress
+    added: bool
+
+
+KernelEvent = LinkChange | AddressChange
+
+
+class KernelWatcher:
+    """Link and address changes straight from the kernel's rtnetlink multicast groups.
+
+    Only fixed headers and the address attribute are read, so nothing can be lost in a library's
+    message dispatch; the event loop reads it with ``add_reader``. If the socket overflows
+    (ENOBUFS), ``read`` returns None and the caller re-reads what it cares about.
     """
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         try:
             self.sock.setblocking(False)
-            self.sock.bind((0, RTMGRP_LINK))
+            self.sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
         except OSError:
             self.sock.close()
             raise
@@ -176,31 +200,58 @@ class LinkWatcher:
     def close(self) -> None:
         self.sock.close()
 
-    def read(self) -> list[tuple[int, bool]] | None:
-        """(index, up) for every link message queued now; None if some were lost."""
-        changes: list[tuple[int, bool]] = []
+    def read(self) -> list[KernelEvent] | None:
+        """Every link and address event queued now; None if some were lost."""
+        events: list[KernelEvent] = []
         while True:
             try:
                 data = self.sock.recv(65536)
             except BlockingIOError:
-                return changes
+                return events
             except OSError as error:
                 if error.errno == errno.ENOBUFS:
                     return None
                 raise
-            changes += _link_messages(data)
+            events += parse_events(data)
 
 
-def _link_messages(data: bytes) -> list[tuple[int, bool]]:
-    found = []
+def parse_events(data: bytes) -> list[KernelEvent]:
+    events: list[KernelEvent] = []
     offset = 0
     while offset + _NLMSGHDR.size <= len(data):
         length, kind = _NLMSGHDR.unpack_from(data, offset)[:2]
-        if length < _NLMSGHDR.size:
+        if length < _NLMSGHDR.size or offset + length > len(data):
             break
-        body = offset + _NLMSGHDR.size
-        if kind == RTM_NEWLINK and body + _IFINFOMSG.size <= len(data):
-            _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(data, body)
-            found.append((index, bool(flags & IFF_UP) and bool(flags & IFF_LOWER_UP)))
+        body = data[offset + _NLMSGHDR.size : offset + length]
+        event = _link_event(body) if kind == RTM_NEWLINK else _address_event(kind, body)
+        if event is not None:
+            events.append(event)
         offset += (length + 3) & ~3
-    return found
+    return events
+
+
+def _link_event(body: bytes) -> LinkChange | None:
+    if len(body) < _IFINFOMSG.size:
+        return None
+    _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(body)
+    return LinkChange(index, bool(flags & IFF_UP) and bool(flags & IFF_LOWER_UP))
+
+
+def _address_event(kind: int, body: bytes) -> AddressChange | None:
+    if kind not in (RTM_NEWADDR, RTM_DELADDR) or len(body) < _IFADDRMSG.size:
+        return None
+    family, _prefixlen, _flags, _scope, index = _IFADDRMSG.unpack_from(body)
+    width = {socket.AF_INET: 4, socket.AF_INET6: 16}.get(family)
+    # IPv4 names the interface's own address IFA_LOCAL (IFA_ADDRESS is the peer on p2p links).
+    wanted = IFA_LOCAL if family == socket.AF_INET else IFA_ADDRESS
+    offset = _IFADDRMSG.size
+    while width and offset + _RTATTR.size <= len(body):
+        attr_length, attr_type = _RTATTR.unpack_from(body, offset)
+        if attr_length < _RTATTR.size:
+            break
+        value = body[offset + _RTATTR.size : offset + attr_length]
+        if attr_type == wanted and len(value) == width:
+            address = IPv4Address(value) if width == 4 else IPv6Address(value)
+            return AddressChange(index, address, kind == RTM_NEWADDR)
+        offset += (attr_length + 3) & ~3
+    return None
