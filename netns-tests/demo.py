@@ -46,13 +46,16 @@ def show_status(agent: Agent) -> None:
         say("  " + line)
 
 
-def outage(run: ProbeRun, what: str, bound_ms: float) -> None:
+def outage(run: ProbeRun, what: str, protocol_ms: float, margin_ms: float) -> None:
+    """The client's longest gap against the protocol's bound plus the issue's margin (probe
+    period, announcement and scheduling on a loaded machine)."""
     report = run.stop()
+    bound_ms = protocol_ms + margin_ms
     verdict = "within" if report.gap * 1000 <= bound_ms else "OVER"
     say(f"client: {report.summary()}")
     say(
         f"{what}: outage {report.gap * 1000:.0f} ms, {report.lost} probes lost;"
-        f" {verdict} the bound of {bound_ms:.0f} ms"
+        f" {verdict} the bound of {bound_ms:.0f} ms ({protocol_ms:.0f} + {margin_ms:.0f})"
     )
 
 
@@ -79,7 +82,7 @@ def run_demo(topology: Topology, workdir: Path) -> None:
     lb1.kill(signal.SIGKILL)
     lb2.wait_state("master", timeout=3)
     run.wait_for("lb2", answers=50, timeout=3)
-    outage(run, "crash failover", master_down_ms(100))
+    outage(run, "crash failover", master_down_ms(100), 150)
     show_status(lb2)
 
     heading("lb1 comes back and preempts; lb2 serves until lb1 has announced the VIP")
@@ -89,14 +92,14 @@ def run_demo(topology: Topology, workdir: Path) -> None:
     lb1.start()
     lb1.wait_state("master", timeout=5)
     run.wait_for("lb1", answers=50, timeout=3)
-    outage(run, "preemption", master_down_ms(100))
+    outage(run, "preemption", master_down_ms(100), 150)
 
     heading("lb1 stops gracefully (SIGTERM): it advertises priority 0, lb2 takes over")
     run = probe.start(VIP, seconds=30)
     run.wait_for("lb1", answers=50)
     lb1.stop()
     run.wait_for("lb2", answers=50, timeout=3)
-    outage(run, "graceful handover", skew_ms(100) + 100)
+    outage(run, "graceful handover", skew_ms(100), 100)
     show_status(lb2)
 
 
