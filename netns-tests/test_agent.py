@@ -362,3 +362,30 @@ def test_losing_the_source_address_faults_until_it_returns(
     topology.ip("lb1", "addr", "add", "192.0.2.11/24", "dev", "eth0")
     lb1.wait_state("master", timeout=3)
     lb2.wait_state("backup", timeout=1)
+
+
+def test_instances_on_two_interfaces_fail_over_independently(
+    cluster: Cluster, topology: Topology
+) -> None:
+    """A front network (eth0) and a back link (eth1, a veth straight between the two LBs)."""
+    lb2_ns = topology.ns("lb2")
+    topology.ip(
+        "lb1", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1", "netns", lb2_ns
+    )
+    for host, octet in (("lb1", 11), ("lb2", 12)):
+        topology.ip(host, "addr", "add", f"198.51.100.{octet}/24", "dev", "eth1")
+        topology.ip(host, "link", "set", "eth1", "up")
+
+    def back(priority: int) -> dict:
+        return web(priority, name="back", interface="eth1", vrid=60, vips=["198.51.100.100/24"])
+
+    lb1 = cluster.start("lb1", [web(150), back(150)])
+    lb2 = cluster.start("lb2", [web(100), back(100)])
+    for name in ("web", "back"):
+        lb1.wait_state("master", name)
+        lb2.wait_state("backup", name)
+    topology.ip("lb1", "link", "set", "eth1", "down")
+    lb1.wait_state("fault", "back", timeout=1)
+    lb2.wait_state("master", "back", timeout=2)
+    assert (lb1.state("web"), lb2.state("web")) == ("master", "backup")
+    assert lb1.instance("web")["counters"]["transitions"] == 2  # startup, master: untouched
