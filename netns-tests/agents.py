@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -91,6 +92,20 @@ class Agent:
             interval=0.01,
             what=f"{self.host} {name} {state}",
         )
+
+    def rewrite(self, instances: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the agent's configuration file (for a reload)."""
+        settings = {
+            "control_socket": str(self.socket),
+            "state_dir": str(self.config.parent / self.host),
+        }
+        self.config.write_text(render_config(settings, instances))
+
+    def reload(self) -> tuple[int, str]:
+        """`vipguard reload` against this agent: (exit status, output)."""
+        argv = [sys.executable, "-m", "vipguard", "reload", "--socket", str(self.socket)]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        return done.returncode, done.stdout + done.stderr
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         assert self.process

@@ -154,3 +154,36 @@ def check_config(file: str) -> None:
             click.echo(str(problem), err=True)
         raise SystemExit(2) from None
     click.echo(f"{file}: OK ({config.summary()})")
+
+
+@main.command()
+@click.option("--socket", "socket_path", type=click.Path(), help="The agent's control socket.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Find the control socket in this configuration file.",
+)
+def reload(socket_path: str | None, config_path: str | None) -> None:
+    """Make the running agent re-read its configuration file (like SIGHUP).
+
+    Unchanged instances keep their state and VIPs; changed ones are reconfigured in place;
+    removed ones hand over gracefully. An invalid file is refused with its problems (exit 2)
+    and the running configuration stays.
+    """
+    from pathlib import Path
+
+    from .control_client import AgentUnavailable, request
+
+    path = Path(_control_socket(socket_path, config_path))
+    try:
+        answer = request(path, "reload", timeout=30.0)
+    except AgentUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    if not answer.get("ok"):
+        click.echo(f"reload refused: {answer.get('error')}", err=True)
+        for problem in answer.get("problems", []):
+            click.echo(f"  {problem}", err=True)
+        raise SystemExit(2)
+    for key in ("kept", "changed", "added", "removed"):
+        click.echo(f"{key:8} {', '.join(answer.get(key, [])) or '-'}")

@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import inspect
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from . import logs
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+Handler = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
 MAX_REQUEST = 64 * 1024
 CLIENT_TIMEOUT = 5.0
 SOCKET_MODE = 0o660
@@ -88,7 +89,7 @@ class ControlServer:
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), CLIENT_TIMEOUT)
-            response = self._answer(line)
+            response = await self._answer(line)
             writer.write(json.dumps(response, default=str).encode() + b"\n")
             await asyncio.wait_for(writer.drain(), CLIENT_TIMEOUT)
         except (TimeoutError, ConnectionError, ValueError) as error:
@@ -96,7 +97,7 @@ class ControlServer:
         finally:
             writer.close()
 
-    def _answer(self, line: bytes) -> dict[str, Any]:
+    async def _answer(self, line: bytes) -> dict[str, Any]:
         try:
             message = json.loads(line)
         except (ValueError, RecursionError):
@@ -109,7 +110,10 @@ class ControlServer:
             known = ", ".join(sorted(self._handlers))
             return {"ok": False, "error": f"unknown command {command!r}; known: {known}"}
         try:
-            return {"ok": True, **handler(message)}
+            answer = handler(message)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            return {"ok": True, **answer}
         except Exception as error:  # a bug in a handler must not cost the client its answer
             logs.event("control_handler_failed", error=repr(error), command=str(command))
             return {"ok": False, "error": f"{command} failed: {error}"}

@@ -31,7 +31,7 @@ from ..proto.effects import (
     UnbindVips,
 )
 from ..proto.packet import ReceivedPacket
-from ..proto.router import VirtualRouter
+from ..proto.router import RouterConfig, VirtualRouter
 from . import logs
 
 WARNING_PERIOD = 10.0
@@ -120,6 +120,19 @@ class RouterDriver:
 
     def on_link(self, up: bool) -> None:
         self._feed(self.router.track(self._link_tracker, self._clock.now(), fault=not up))
+
+    def reconfigure(
+        self,
+        config: RouterConfig,
+        announce: AnnouncePolicy,
+        labels: dict[IPInterface, str | None],
+    ) -> bool:
+        """Apply a reloaded configuration; False (and nothing done) when nothing changed."""
+        if (config, announce, labels) == (self.router.config, self._announce_policy, self._labels):
+            return False
+        self._announce_policy, self._labels = announce, labels
+        self._feed(self.router.reconfigure(config, self._clock.now()))
+        return True
 
     def on_address(self, index: int, address: IPAddress, added: bool) -> None:
         """The kernel added or removed an address somewhere on this host."""

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..config import Config, InstanceConfig
+from ..config import Config, ConfigError, InstanceConfig, load
 from ..io.announce import Announcer
 from ..io.clock import SteadyWallClock
 from ..io.frames import virtual_mac
@@ -34,7 +34,7 @@ from ..io.netlink import (
 from ..io.sysctl import set_sysctl
 from ..io.systemd import Notifier
 from ..io.vrrp_socket import VrrpSocket
-from ..proto.addresses import IPAddress, vrrp_group
+from ..proto.addresses import IPAddress, IPInterface, vrrp_group
 from ..proto.router import VirtualRouter
 from . import logs
 from .control import ControlServer, ControlSocketBusy
@@ -105,9 +105,14 @@ class Agent:
         self.unknown_vrid = 0
         self.exit_status = 0
         self._sourced: set[RouterDriver] = set()  # drivers whose source address is assigned
+        self._plan_of: dict[RouterDriver, _Plan] = {}
+        self._listener_of: dict[RouterDriver, VrrpSocket] = {}
+        self._watched: set[VrrpSocket] = set()
+        self._reloading = asyncio.Lock()
         self._packet_errors = logs.RateLimiter(10.0)
         self.control = ControlServer(
-            config.agent.control_socket, {"status": self.status, "ping": lambda _: {}}
+            config.agent.control_socket,
+            {"status": self.status, "ping": lambda _: {}, "reload": self.reload},
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -151,6 +156,12 @@ class Agent:
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
+
+    def _reload_on_signal(self) -> None:
+        task = asyncio.create_task(self.reload(), name="reload")
+        task.add_done_callback(_report_failure)
+        self._tasks.append(task)
 
     async def _shutdown(self) -> None:
         self.notifier.stopping()
@@ -162,7 +173,7 @@ class Agent:
             self._save_sequence(driver)
         await self.control.close()
         loop = asyncio.get_running_loop()
-        for sock in self._listeners:
+        for sock in self._watched:
             loop.remove_reader(sock.fileno())
         for port in self.ports.values():
             for sock in port.sockets.values():
@@ -175,19 +186,16 @@ class Agent:
         logs.event("agent_stopped")
 
     async def _remove_vmacs(self) -> None:
-        for vmac in self.vmacs:
-            vmac.sender.close()
-            vmac.announcer.close()
-            with contextlib.suppress(OSError):
-                await self.netlink.delete_link(vmac.link.index)
+        for vmac in list(self.vmacs):
+            await self._remove_vmac(vmac.link.name)
         for key, previous in self._sysctls.items():
             with contextlib.suppress(OSError):
                 set_sysctl(key, previous)
 
     # ------------------------------------------------------------------ set-up
 
-    def _plans(self) -> Iterator[_Plan]:
-        for instance in self.config.instances:
+    def _plans(self, config: Config | None = None) -> Iterator[_Plan]:
+        for instance in (config or self.config).instances:
             for family in instance.families():
                 yield _Plan(instance, family)
 
@@ -245,7 +253,7 @@ class Agent:
             )
         return found
 
-    async def _add_driver(self, plan: _Plan, source: IPAddress) -> None:
+    async def _add_driver(self, plan: _Plan, source: IPAddress) -> RouterDriver:
         instance = plan.instance
         port = self.ports[instance.interface]
         router_config = instance.router_config(plan.family, source)
@@ -258,22 +266,14 @@ class Agent:
         if group is not None:
             _join(listener, group)
         router = VirtualRouter(router_config, last_sent_sequence=self._sequences.load(plan.name))
-        announce = AnnouncePolicy(
-            instance.announce.count, instance.announce.interval, instance.announce.refresh
-        )
-        # A label must start with the name of the interface holding the address.
-        labels = {
-            v.interface: None if instance.use_vmac else v.label
-            for v in instance.vips_of(plan.family)
-        }
         driver = RouterDriver(
             name=plan.name,
             router=router,
             egress=egress,
             netlink=self.netlink,
             clock=self.clock,
-            labels=labels,
-            announce=announce,
+            labels=_labels(plan),
+            announce=_announce_policy(plan),
             on_failure=self.fail,
         )
         self.drivers.append(driver)
@@ -290,6 +290,9 @@ class Agent:
                 hint="the instance stays in fault until it appears",
             )
         self._listeners.setdefault(listener, {})[instance.vrid] = driver
+        self._plan_of[driver] = plan
+        self._listener_of[driver] = listener
+        return driver
 
     async def _vmac_egress(
         self, plan: _Plan, port: Port, group: IPAddress | None
@@ -327,6 +330,14 @@ class Agent:
         listener = sender if group is not None else self._socket(port, plan.ipv6)
         return Egress(port.link.name, link.index, sender, vmac.announcer, name), listener
 
+    async def _remove_vmac(self, name: str) -> None:
+        for vmac in [v for v in self.vmacs if v.link.name == name]:
+            self.vmacs.remove(vmac)
+            vmac.sender.close()
+            vmac.announcer.close()
+            with contextlib.suppress(Exception):
+                await self.netlink.delete_link(vmac.link.index)
+
     def _set_sysctl(self, key: str, value: str) -> None:
         previous = set_sysctl(key, value)
         self._sysctls.setdefault(key, previous)
@@ -339,9 +350,8 @@ class Agent:
     # ------------------------------------------------------------------ running
 
     def _listen(self) -> None:
+        self._watch_listeners()
         loop = asyncio.get_running_loop()
-        for sock in self._listeners:
-            loop.add_reader(sock.fileno(), self._readable, sock)
         loop.add_reader(self._watcher.fileno(), self._kernel_readable)
         jobs = [(self._save_sequences(), "sequences")]
         if self.notifier.watchdog_interval:
@@ -350,6 +360,12 @@ class Agent:
             task = asyncio.create_task(job, name=name)
             task.add_done_callback(_report_failure)
             self._tasks.append(task)
+
+    def _watch_listeners(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sock in self._listeners.keys() - self._watched:
+            loop.add_reader(sock.fileno(), self._readable, sock)
+            self._watched.add(sock)
 
     def _readable(self, sock: VrrpSocket) -> None:
         drivers = self._listeners[sock]
@@ -424,6 +440,118 @@ class Agent:
             with contextlib.suppress(OSError):
                 self._sequences.save(driver.name, authenticator.sequences.last_sent)
 
+    # ------------------------------------------------------------------ reload
+
+    async def reload(self, _request: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Re-read the configuration file and apply the difference (SIGHUP, `vipguard reload`).
+
+        Unchanged instances are not touched (their VIPs stay, no packet is lost); changed ones
+        are reconfigured in place; removed ones stop gracefully (priority 0, VIPs released); an
+        invalid file, or one whose new interfaces or sources cannot be resolved, is refused as a
+        whole and the running configuration stays."""
+        path = self.config.path
+        try:
+            config = await asyncio.to_thread(load, path)
+        except ConfigError as error:
+            problems = [str(problem) for problem in error.problems]
+            for problem in problems:
+                logs.event("reload_refused", logging.WARNING, problem=problem)
+            error_text = f"{path} is invalid; the running configuration stays"
+            return {"ok": False, "error": error_text, "problems": problems}
+        async with self._reloading:
+            try:
+                summary = await self._apply(config)
+            except StartupError as error:
+                logs.event("reload_refused", logging.WARNING, problem=str(error))
+                return {"ok": False, "error": f"{error}; the running configuration stays"}
+        logs.event("reloaded", **{key: ",".join(names) or "-" for key, names in summary.items()})
+        return summary
+
+    async def _apply(self, config: Config) -> dict[str, list[str]]:
+        if config.agent != self.config.agent:
+            logs.event(
+                "reload_agent_settings_ignored",
+                logging.WARNING,
+                hint="[agent] settings take effect at the next restart",
+            )
+        wanted = {plan.name: plan for plan in self._plans(config)}
+        summary: dict[str, list[str]] = {"kept": [], "changed": [], "removed": [], "added": []}
+        replaced = [
+            d
+            for d in self.drivers
+            if d.name in wanted and not self._same_identity(d, wanted[d.name])
+        ]
+        removed = [d for d in self.drivers if d.name not in wanted]
+        added = [p for name, p in wanted.items() if name not in {d.name for d in self.drivers}]
+        to_start = added + [wanted[d.name] for d in replaced]
+        sources = await self._resolve(to_start)  # may refuse: nothing has changed yet
+        for driver in removed + replaced:
+            await self._remove_driver(driver)
+        summary["removed"] = [d.name for d in removed]
+        for driver in list(self.drivers):
+            plan = wanted[driver.name]
+            source = driver.router.config.source
+            config_changed = driver.reconfigure(
+                plan.instance.router_config(plan.family, source),
+                _announce_policy(plan),
+                _labels(plan),
+            )
+            self._plan_of[driver] = plan
+            summary["changed" if config_changed else "kept"].append(driver.name)
+        await self._remove_stale_vips(to_start)
+        for plan, source in zip(to_start, sources, strict=True):
+            driver = await self._add_driver(plan, source)
+            self._watch_listeners()
+            link_up = self.ports[plan.instance.interface].link.up
+            driver.start(link_up=link_up, source_present=driver in self._sourced)
+        summary["added"] = [p.name for p in added]
+        summary["changed"] += [d.name for d in replaced]
+        self.config = config
+        return summary
+
+    def _same_identity(self, driver: RouterDriver, plan: _Plan) -> bool:
+        """What a router cannot change in place: where it lives and whom it talks to."""
+        old = self._plan_of[driver]
+
+        def identity(p: _Plan) -> tuple[object, ...]:
+            i, family = p.instance, p.family
+            return (
+                i.interface,
+                i.vrid,
+                family,
+                i.use_vmac,
+                i.source_of(family),
+                i.group_of(family),
+                bool(i.peers_of(family)),
+            )
+
+        return identity(old) == identity(plan)
+
+    async def _resolve(self, plans: list[_Plan]) -> list[IPAddress]:
+        for plan in plans:
+            await self._open_port(plan.instance.interface)
+        return [
+            await self._source(plan, self.ports[plan.instance.interface].link) for plan in plans
+        ]
+
+    async def _remove_driver(self, driver: RouterDriver) -> None:
+        """Stop one router gracefully (priority 0, VIPs released) and forget it."""
+        await driver.stop()
+        self._save_sequence(driver)
+        self.drivers.remove(driver)
+        self._sourced.discard(driver)
+        plan = self._plan_of.pop(driver)
+        listener = self._listener_of.pop(driver)
+        feeds = self._listeners[listener]
+        del feeds[plan.instance.vrid]
+        if not feeds:
+            del self._listeners[listener]
+            if listener in self._watched:
+                asyncio.get_running_loop().remove_reader(listener.fileno())
+                self._watched.discard(listener)
+        if driver.egress.vmac:
+            await self._remove_vmac(driver.egress.vmac)
+
     # ------------------------------------------------------------------ control
 
     def status(self, _request: dict[str, Any]) -> dict[str, Any]:
@@ -434,6 +562,19 @@ class Agent:
             "unknown_vrid_packets": self.unknown_vrid,
             "instances": [describe(driver, now) for driver in self.drivers],
         }
+
+
+def _announce_policy(plan: _Plan) -> AnnouncePolicy:
+    settings = plan.instance.announce
+    return AnnouncePolicy(settings.count, settings.interval, settings.refresh)
+
+
+def _labels(plan: _Plan) -> dict[IPInterface, str | None]:
+    # A label must start with the name of the interface holding the address.
+    vmac = plan.instance.use_vmac
+    return {
+        vip.interface: None if vmac else vip.label for vip in plan.instance.vips_of(plan.family)
+    }
 
 
 def _report_failure(task: asyncio.Task[None]) -> None:

@@ -259,6 +259,16 @@ class Authenticator:
         slots = max(MULTICAST_REPLAY_SLOTS, peer_count)
         self._replay = ReplayGuard(config.anti_replay, config.time_window, slots)
 
+    def inherit_replay_marks(self, previous: Authenticator) -> None:
+        """Keep the high-water marks across a reload, so an advert captured before it cannot be
+        replayed after it (only while the anti-replay policy is unchanged)."""
+        same = (previous.config.anti_replay, previous.config.time_window) == (
+            self.config.anti_replay,
+            self.config.time_window,
+        )
+        if same:
+            self._replay = previous._replay
+
     def sign(self, message: bytes, *, source: IPAddress, wall_ns: int) -> bytes:
         """The trailer to append to ``message`` (checksum zeroed), or b"" in receive-only mode."""
         if not self.config.mode.signs:

@@ -209,6 +209,34 @@ class VirtualRouter:
             return []
         return self._transition(Reason.SHUTDOWN, now)
 
+    def reconfigure(self, config: RouterConfig, now: Instant) -> list[Effect]:
+        """Apply a reloaded configuration in place (hitless reload): the state, the timers, the
+        master seen and the anti-replay marks stay. A master binds and releases the difference
+        in VIPs and advertises at once, so peers see a new priority or interval immediately.
+        The VRID and source address are the router's identity: changing them needs a new one."""
+        old = self.config
+        if (config.vrid, config.source) != (old.vrid, old.source):
+            raise ProtocolUsageError("a reload cannot change a router's VRID or source address")
+        self.config = config
+        if config.wire_config() != old.wire_config():
+            self.wire = self.wire.reconfigured(config.wire_config())
+        if self.state is State.MASTER:
+            return self._reconfigure_master(old, now)
+        if self.state is State.BACKUP:
+            if self.master is None:  # nothing learned from a master yet: our own interval
+                self._master_interval_cs = config.interval_cs
+            return self._priority_changed(now)
+        return []
+
+    def _reconfigure_master(self, old: RouterConfig, now: Instant) -> list[Effect]:
+        removed = tuple(vip for vip in old.vips if vip not in self.config.vips)
+        added = tuple(vip for vip in self.config.vips if vip not in old.vips)
+        accept = self.config.accept or self.priority == OWNER_PRIORITY
+        effects: list[Effect] = [UnbindVips(removed)] if removed else []
+        if added:
+            effects.append(BindVips(added, accept))
+        return effects + self._advertise(now, announce=bool(added))
+
     def receive(self, packet: ReceivedPacket, now: Instant) -> list[Effect]:
         heard = self.wire.receive(packet, now.wall_ns)
         if isinstance(heard, RejectReason):

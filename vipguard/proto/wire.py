@@ -81,6 +81,16 @@ class Wire:
         )
         self.peer_checksum_mode: ChecksumMode | None = None
 
+    def reconfigured(self, config: WireConfig) -> Wire:
+        """A wire for ``config`` that keeps what this one learned: the peers' checksum mode, the
+        last sequence sent and, while the anti-replay policy is the same, the replay marks."""
+        old = self.authenticator
+        wire = Wire(config, last_sent_sequence=old.sequences.last_sent if old else None)
+        wire.peer_checksum_mode = self.peer_checksum_mode
+        if old and wire.authenticator:
+            wire.authenticator.inherit_replay_marks(old)
+        return wire
+
     @property
     def send_checksum_mode(self) -> ChecksumMode:
         if self.config.checksum is not ChecksumPolicy.AUTO:
