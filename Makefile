@@ -8,7 +8,8 @@ SEEDS ?= 10000
 SIM_SEEDS ?= 2000
 # Debian packages the tests and the demo use (installed only when missing).
 # keepalived and tshark are peers of the interop tests.
-DEB_PACKAGES := iproute2 nftables procps keepalived tshark
+# faketime steps an agent's wall clock in the recovery tests.
+DEB_PACKAGES := iproute2 nftables procps keepalived tshark faketime
 
 # `make install`: the package in its own venv under $(PREFIX)/opt/vipguard (Debian 12's system
 # Python refuses pip installs), the command in /usr/local/bin, the unit, the config directory,

@@ -44,12 +44,23 @@ def render_config(agent: Mapping[str, Value], instances: Sequence[Mapping[str, A
 class Agent:
     """One vipguard agent process in one namespace."""
 
-    def __init__(self, cluster: Cluster, host: str, config: Path, socket: Path) -> None:
+    def __init__(
+        self, cluster: Cluster, host: str, config: Path, socket: Path, wrapper: Sequence[str] = ()
+    ) -> None:
         self.cluster, self.host, self.config, self.socket = cluster, host, config, socket
+        self.wrapper = list(wrapper)  # e.g. setpriv or env in front of the agent
         self.process: Process | None = None
 
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "vipguard", "run", "--config", str(self.config)]
+        return [
+            *self.wrapper,
+            sys.executable,
+            "-m",
+            "vipguard",
+            "run",
+            "--config",
+            str(self.config),
+        ]
 
     def refused(self, timeout: float = 10.0) -> str:
         """Start an agent that must refuse to run: its exit status 1 and its log."""
@@ -127,12 +138,14 @@ class Cluster:
     def __init__(self, topology: Topology, workdir: Path) -> None:
         self.topology, self.workdir = topology, workdir
 
-    def agent(self, host: str, instances: Sequence[Mapping[str, Any]]) -> Agent:
+    def agent(
+        self, host: str, instances: Sequence[Mapping[str, Any]], wrapper: Sequence[str] = ()
+    ) -> Agent:
         socket = self.workdir / f"{host}.sock"
         agent_settings = {"control_socket": str(socket), "state_dir": str(self.workdir / host)}
         config = self.workdir / f"{host}.toml"
         config.write_text(render_config(agent_settings, instances))
-        return Agent(self, host, config, socket)
+        return Agent(self, host, config, socket, wrapper)
 
     def start(self, host: str, instances: Sequence[Mapping[str, Any]]) -> Agent:
         return self.agent(host, instances).start()
