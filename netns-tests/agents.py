@@ -139,10 +139,15 @@ class Cluster:
         self.topology, self.workdir = topology, workdir
 
     def agent(
-        self, host: str, instances: Sequence[Mapping[str, Any]], wrapper: Sequence[str] = ()
+        self,
+        host: str,
+        instances: Sequence[Mapping[str, Any]],
+        wrapper: Sequence[str] = (),
+        **settings: Value,
     ) -> Agent:
         socket = self.workdir / f"{host}.sock"
         agent_settings = {"control_socket": str(socket), "state_dir": str(self.workdir / host)}
+        agent_settings.update(settings)
         config = self.workdir / f"{host}.toml"
         config.write_text(render_config(agent_settings, instances))
         return Agent(self, host, config, socket, wrapper)

@@ -166,3 +166,12 @@ def test_the_agent_needs_only_net_admin_and_net_raw(cluster: Cluster, topology: 
     assert lb1.stop() == 0  # graceful: priority 0 and the VIP released, unprivileged
     lb2.wait_state("master", timeout=1)
     assert holders(topology) == {"lb2"}
+
+
+def test_realtime_priority_runs_the_agent_under_sched_fifo(cluster: Cluster) -> None:
+    lb1 = cluster.agent("lb1", [web(150, advert_interval="20ms")], realtime_priority=10).start()
+    lb1.wait_state("master")
+    pid = lb1.status()["pid"]
+    assert os.sched_getscheduler(pid) == os.SCHED_FIFO
+    assert os.sched_getparam(pid).sched_priority == 10
+    assert "event=realtime priority=10" in lb1.log()

@@ -318,7 +318,7 @@ def test_unknown_key_without_a_close_one_lists_the_valid_keys() -> None:
         only(text),
         "agent.flavour",
         2,
-        "unknown key 'flavour'; valid keys here: control_socket, state_dir, log_format",
+        "unknown key 'flavour'; valid keys here: control_socket, state_dir, log_format, realtime_priority",
     )
 
 
@@ -1289,3 +1289,14 @@ def test_the_line_scanner_never_fails_or_hangs(text: str) -> None:
 def test_an_instance_that_is_not_a_table() -> None:
     text = "instance = [1]\n"
     assert_problem(only(text), "instance[0]", 1, "expected a table, got the integer 1")
+
+
+def test_realtime_priority_is_off_by_default_and_bounded() -> None:
+    base = '[[instance]]\nname = "web"\ninterface = "eth0"\nvrid = 51\nvips = ["192.0.2.100/24"]\n'
+    assert parse(base).agent.realtime_priority == 0
+    assert parse("[agent]\nrealtime_priority = 50\n" + base).agent.realtime_priority == 50
+    with pytest.raises(ConfigError) as caught:
+        parse("[agent]\nrealtime_priority = 100\n" + base)
+    (problem,) = caught.value.problems
+    assert (problem.key, problem.line) == ("agent.realtime_priority", 2)
+    assert "100 is outside 0..99" in problem.message

@@ -70,6 +70,7 @@ class AgentSettings:
     control_socket: Path
     state_dir: Path
     log_format: str
+    realtime_priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,7 +443,7 @@ def _show(value: object) -> str:
 # --------------------------------------------------------------------------- the document
 
 _TOP_KEYS = ("agent", "instance")
-_AGENT_KEYS = ("control_socket", "state_dir", "log_format")
+_AGENT_KEYS = ("control_socket", "state_dir", "log_format", "realtime_priority")
 
 
 def _config(context: _Context, data: dict[str, object], path: Path) -> Config | None:
@@ -463,9 +464,12 @@ def _agent(top: _Table) -> AgentSettings | None:
         socket = None
     state_dir = _absolute_path(table, "state_dir", DEFAULT_STATE_DIR)
     log_format = table.choice("log_format", LOG_FORMATS, "text")
-    if socket is None or state_dir is None or log_format is None:
+    realtime = table.integer(
+        "realtime_priority", 0, 99, "0 is off, 1..99 a SCHED_FIFO priority", default=0
+    )
+    if socket is None or state_dir is None or log_format is None or realtime is None:
         return None
-    return AgentSettings(socket, state_dir, log_format)
+    return AgentSettings(socket, state_dir, log_format, realtime)
 
 
 def _absolute_path(table: _Table, name: str, default: Path) -> Path | None:

@@ -31,6 +31,7 @@ from ..io.netlink import (
     LinkChange,
     Netlink,
 )
+from ..io.scheduling import keep_gc_off_the_protocol_path, make_realtime
 from ..io.sysctl import set_sysctl
 from ..io.systemd import Notifier
 from ..io.vrrp_socket import VrrpSocket
@@ -127,6 +128,7 @@ class Agent:
             await self._prepare()
             await self.control.start()
             if not self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
+                self._tune_scheduling()
                 self._listen()
                 for driver in self.drivers:
                     link_up = self.ports[driver.egress.interface].link.up
@@ -142,6 +144,16 @@ class Agent:
         finally:
             await self._shutdown()
         return self.exit_status
+
+    def _tune_scheduling(self) -> None:
+        priority = self.config.agent.realtime_priority
+        if priority:
+            problem = make_realtime(priority)
+            if problem:
+                logs.event("realtime_refused", logging.WARNING, priority=priority, error=problem)
+            else:
+                logs.event("realtime", priority=priority)
+        keep_gc_off_the_protocol_path()
 
     def fail(self, error: BaseException) -> None:
         """Something that must not happen did: release everything gracefully, exit non-zero,
