@@ -21,10 +21,8 @@ from typing import Any
 from ..config import Config, ConfigError, InstanceConfig, load
 from ..io.announce import Announcer
 from ..io.clock import SteadyWallClock
-from ..io.frames import virtual_mac
 from ..io.netlink import (
     AddressChange,
-    InterfaceConflict,
     InterfaceMissing,
     KernelWatcher,
     Link,
@@ -32,7 +30,6 @@ from ..io.netlink import (
     Netlink,
 )
 from ..io.scheduling import keep_gc_off_the_protocol_path, make_realtime
-from ..io.sysctl import set_sysctl
 from ..io.systemd import Notifier
 from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, IPInterface, vrrp_group
@@ -42,6 +39,7 @@ from .control import ControlServer, ControlSocketBusy
 from .driver import AnnouncePolicy, Egress, RouterDriver
 from .sequences import SequenceStore
 from .status import describe
+from .vmacs import VirtualMacs, VmacError
 
 MAX_READS_PER_WAKEUP = 64
 
@@ -57,19 +55,6 @@ class Port:
     link: Link
     announcer: Announcer
     sockets: dict[bool, VrrpSocket] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Vmac:
-    """A virtual-MAC macvlan this agent created (or adopted) and removes at shutdown."""
-
-    link: Link
-    sender: VrrpSocket
-    announcer: Announcer
-
-
-def vmac_name(vrid: int, ipv6: bool) -> str:
-    return f"vrrp{'6' if ipv6 else ''}.{vrid}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +80,7 @@ class Agent:
         self._watcher = KernelWatcher()
         self.notifier = Notifier()
         self.ports: dict[str, Port] = {}
-        self.vmacs: list[Vmac] = []
-        self._sysctls: dict[str, str] = {}
+        self.vmacs = VirtualMacs(self.netlink)
         self.drivers: list[RouterDriver] = []
         # Each receiving socket and the drivers it feeds, by VRID.
         self._listeners: dict[VrrpSocket, dict[int, RouterDriver]] = {}
@@ -191,18 +175,11 @@ class Agent:
             for sock in port.sockets.values():
                 sock.close()
             port.announcer.close()
-        await self._remove_vmacs()
+        await self.vmacs.remove_all()
         loop.remove_reader(self._watcher.fileno())
         self._watcher.close()
         self.netlink.close()
         logs.event("agent_stopped")
-
-    async def _remove_vmacs(self) -> None:
-        for vmac in list(self.vmacs):
-            await self._remove_vmac(vmac.link.name)
-        for key, previous in self._sysctls.items():
-            with contextlib.suppress(OSError):
-                set_sysctl(key, previous)
 
     # ------------------------------------------------------------------ set-up
 
@@ -309,50 +286,19 @@ class Agent:
     async def _vmac_egress(
         self, plan: _Plan, port: Port, group: IPAddress | None
     ) -> tuple[Egress, VrrpSocket]:
-        """RFC 5798 §7.3: VIPs on a macvlan carrying 00-00-5E-00-01-{VRID} (IPv6: -02-), adverts
-        and announcements leave from it, so clients never have to relearn the VIP's MAC.
+        """VIPs on the instance's virtual-MAC macvlan, adverts and announcements from it.
 
         Multicast adverts are received on the macvlan too: a private-mode macvlan takes every
         multicast frame whose source is its own MAC (the peer's adverts) away from the parent.
         Unicast adverts arrive on the parent's address, so they are read there."""
-        name, mac = (
-            vmac_name(plan.instance.vrid, plan.ipv6),
-            virtual_mac(plan.instance.vrid, plan.ipv6),
-        )
-        if any(vmac.link.name == name for vmac in self.vmacs):
-            raise StartupError(
-                f"instance {plan.instance.name!r}: VRID {plan.instance.vrid} uses a virtual MAC on"
-                " two interfaces; one MAC cannot serve both: give one of them another VRID"
-            )
+        vips = [vip.interface for vip in plan.instance.vips_of(plan.family)]
         try:
-            link = await self.netlink.ensure_macvlan(port.link.index, name, mac)
-        except InterfaceConflict as error:
-            raise StartupError(f"instance {plan.instance.name!r}: {error}; delete it") from None
-        for vip in plan.instance.vips_of(plan.family):
-            await self.netlink.remove_address(link.index, vip.interface)  # left by a crash
-        if not plan.ipv6:
-            # Only the macvlan may tie a VIP to a MAC: it answers ARP for the VIPs (arp_ignore),
-            # and the parent never names a VIP as the sender of its own ARP (arp_announce).
-            for ifname in (port.link.name, name):
-                self._set_sysctl(f"net/ipv4/conf/{ifname}/arp_ignore", "1")
-                self._set_sysctl(f"net/ipv4/conf/{ifname}/arp_announce", "2")
-        sender = VrrpSocket(name, link.index, plan.ipv6, freebind=True)
-        vmac = Vmac(link, sender, Announcer(name, mac))
-        self.vmacs.append(vmac)
-        listener = sender if group is not None else self._socket(port, plan.ipv6)
-        return Egress(port.link.name, link.index, sender, vmac.announcer, name), listener
-
-    async def _remove_vmac(self, name: str) -> None:
-        for vmac in [v for v in self.vmacs if v.link.name == name]:
-            self.vmacs.remove(vmac)
-            vmac.sender.close()
-            vmac.announcer.close()
-            with contextlib.suppress(Exception):
-                await self.netlink.delete_link(vmac.link.index)
-
-    def _set_sysctl(self, key: str, value: str) -> None:
-        previous = set_sysctl(key, value)
-        self._sysctls.setdefault(key, previous)
+            vmac = await self.vmacs.open(port.link, plan.instance.vrid, plan.ipv6, vips)
+        except VmacError as error:
+            raise StartupError(f"instance {plan.instance.name!r}: {error}") from None
+        listener = vmac.sender if group is not None else self._socket(port, plan.ipv6)
+        egress = Egress(port.link.name, vmac.link.index, vmac.sender, vmac.announcer, vmac.name)
+        return egress, listener
 
     def _socket(self, port: Port, ipv6: bool) -> VrrpSocket:
         if ipv6 not in port.sockets:
@@ -562,7 +508,7 @@ class Agent:
                 asyncio.get_running_loop().remove_reader(listener.fileno())
                 self._watched.discard(listener)
         if driver.egress.vmac:
-            await self._remove_vmac(driver.egress.vmac)
+            await self.vmacs.remove(driver.egress.vmac)
 
     # ------------------------------------------------------------------ control
 
