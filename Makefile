@@ -4,8 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 SEEDS ?= 10000
 SIM_SEEDS ?= 2000
+FUZZ_RUNS ?= 1000000
+FUZZ_SEED ?= 1
+# auto: coverage-guided atheris (installed on demand) when it can be, else the seeded mutator.
+FUZZ_ENGINE ?= auto
 # Debian packages the tests and the demo use (installed only when missing).
 # keepalived and tshark are peers of the interop tests.
 # faketime steps an agent's wall clock in the recovery tests.
@@ -20,13 +25,15 @@ BIN := $(DESTDIR)/usr/local/bin
 UNIT_DIR := $(DESTDIR)/etc/systemd/system
 CONF_DIR := $(DESTDIR)/etc/vipguard
 
-.PHONY: help setup deb-packages test lint sim demo demo-sim install uninstall clean
+.PHONY: help setup deb-packages test lint sim fuzz soak demo demo-sim bench install uninstall clean
 
 help:
 	@echo "make demo   - run the main job: a namespaced load-balancer pair failing over (root)"
 	@echo "make test   - set everything up and run every test layer"
 	@echo "make lint   - ruff, mypy --strict on vipguard/proto, import-direction check"
 	@echo "make sim    - run SEEDS=$(SEEDS) random fault schedules through the simulator"
+	@echo "make fuzz   - fuzz the codec and receive path with FUZZ_RUNS=$(FUZZ_RUNS) inputs"
+	@echo "make bench  - failover outage and idle cost, vipguard vs keepalived (root; BENCH_ARGS=--quick)"
 
 deb-packages:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -54,14 +61,34 @@ lint: setup
 	$(VENV)/bin/mypy --strict vipguard/proto
 	$(PY) tools/check_imports.py .
 
+# Fast adverts under load, vipguard beside keepalived (root; SOAK_SECONDS per interval).
+SOAK_SECONDS ?= 300
+soak: setup deb-packages
+	$(PY) bench/soak.py --seconds $(SOAK_SECONDS)
+
 sim: setup
 	$(PY) -m vipguard.sim --seeds $(SEEDS)
+
+fuzz: setup
+	@if [ "$(FUZZ_ENGINE)" != random ] && ! $(PY) -c 'import atheris' 2>/dev/null; then \
+	  $(PY) -m pip install -q atheris || echo "atheris unavailable: the seeded mutator runs"; \
+	fi
+	$(PY) tools/fuzz_codec.py --runs $(FUZZ_RUNS) --seed $(FUZZ_SEED) --engine $(FUZZ_ENGINE)
 
 demo: setup
 	$(PY) netns-tests/demo.py
 
 demo-sim: setup
 	$(VENV)/bin/vipguard simulate --demo
+
+# The benchmark's extra (matplotlib for the plot), installed editable like the rest.
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+# `make bench BENCH_ARGS=--quick` for a run of a few minutes (2 reps, no 1 s adverts).
+bench: setup $(BENCH_STAMP)
+	$(PY) bench/failover.py $(BENCH_ARGS)
 
 install:
 	$(PYTHON) -m venv $(OPT)

@@ -18,12 +18,14 @@ from ..proto.packet import ReceivedPacket
 IPPROTO_VRRP = 112
 TTL = 255
 DSCP_CS6 = 0xC0
+RECEIVE_BUFFER = 1 << 20
 MAX_DATAGRAM = 65535  # 255 IPv6 VIPs and a trailer exceed 4 KiB
 _CMSG_SPACE = socket.CMSG_SPACE(64) * 2
 # Linux values the socket module does not export on every build.
 IP_PKTINFO = 8
 IP_MULTICAST_ALL = 49
 IP_FREEBIND = 15
+SO_RCVBUFFORCE = 33
 IPV6_FREEBIND = 78
 
 
@@ -36,6 +38,7 @@ class VrrpSocket:
         self.sock = socket.socket(family, socket.SOCK_RAW, IPPROTO_VRRP)
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            self._enlarge_receive_buffer()
             self.sock.setblocking(False)
             (self._configure_ipv6 if ipv6 else self._configure_ipv4)()
             if freebind:
@@ -46,6 +49,14 @@ class VrrpSocket:
         except OSError:
             self.sock.close()
             raise
+
+    def _enlarge_receive_buffer(self) -> None:
+        """Room for bursts of junk: real adverts share this queue with whatever floods it. Past
+        net.core.rmem_max only with CAP_NET_ADMIN (SO_RCVBUFFORCE), which the agent has."""
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
     def _configure_ipv4(self) -> None:
         s = self.sock
