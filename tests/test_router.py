@@ -1143,3 +1143,14 @@ def test_a_suppressed_answer_is_announced_with_the_next_regular_advert() -> None
     assert effects == [*expected_transmits(router.config, 100), Announce(router.config.vips)]
     effects = router.poll(clock.advance_to(6.0))
     assert effects == expected_transmits(router.config, 100)  # ...and only once
+
+
+def test_late_polls_do_not_stretch_the_advert_interval() -> None:
+    clock = FakeClock()
+    router = master(clock, 100)
+    first = router.next_deadline()
+    assert first is not None
+    router.poll(clock.advance_to(first + 0.004))  # the event loop woke 4 ms late
+    assert router.next_deadline() == first + 1.0  # not first + 1.004
+    router.poll(clock.advance_to(first + 1.0 + 2.5))  # a stall longer than an interval
+    assert router.next_deadline() == clock.now + 1.0  # cadence restarts from now
