@@ -367,12 +367,24 @@ def test_losing_the_source_address_faults_until_it_returns(
 def test_instances_on_two_interfaces_fail_over_independently(
     cluster: Cluster, topology: Topology
 ) -> None:
-    """A front network (eth0) and a back link (eth1, a veth straight between the two LBs)."""
-    lb2_ns = topology.ns("lb2")
-    topology.ip(
-        "lb1", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1", "netns", lb2_ns
-    )
+    """A front network (eth0 on br0) and a back network (eth1 on a second bridge, br1)."""
+    topology.ip("bridge", "link", "add", "br1", "type", "bridge", "mcast_snooping", "0")
+    topology.ip("bridge", "link", "set", "br1", "up")
     for host, octet in (("lb1", 11), ("lb2", 12)):
+        port = f"q-{host}"
+        topology.ip(
+            "bridge",
+            "link",
+            "add",
+            port,
+            "type",
+            "veth",
+            "peer",
+            "eth1",
+            "netns",
+            topology.ns(host),
+        )
+        topology.ip("bridge", "link", "set", port, "master", "br1", "up")
         topology.ip(host, "addr", "add", f"198.51.100.{octet}/24", "dev", "eth1")
         topology.ip(host, "link", "set", "eth1", "up")
 

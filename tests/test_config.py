@@ -319,7 +319,7 @@ def test_unknown_key_without_a_close_one_lists_the_valid_keys() -> None:
         "agent.flavour",
         2,
         "unknown key 'flavour'; valid keys here: control_socket, state_dir, log_format,"
-        " realtime_priority",
+        " realtime_priority, metrics",
     )
 
 
@@ -1301,3 +1301,24 @@ def test_realtime_priority_is_off_by_default_and_bounded() -> None:
     (problem,) = caught.value.problems
     assert (problem.key, problem.line) == ("agent.realtime_priority", 2)
     assert "100 is outside 0..99" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [('"127.0.0.1:9650"', ("127.0.0.1", 9650)), ('"[::1]:9100"', ("::1", 9100)), ('""', None)],
+)
+def test_metrics_address(value: str, expected: object) -> None:
+    base = '[[instance]]\nname = "web"\ninterface = "eth0"\nvrid = 51\nvips = ["192.0.2.100/24"]\n'
+    assert parse(f"[agent]\nmetrics = {value}\n" + base).agent.metrics == expected
+    assert parse(base).agent.metrics == ("127.0.0.1", 9650)
+
+
+@pytest.mark.parametrize(
+    "value", ['"localhost:9650"', '"127.0.0.1"', '"127.0.0.1:0"', '"::1:9650"']
+)
+def test_a_bad_metrics_address_is_refused(value: str) -> None:
+    base = '[[instance]]\nname = "web"\ninterface = "eth0"\nvrid = 51\nvips = ["192.0.2.100/24"]\n'
+    with pytest.raises(ConfigError) as caught:
+        parse(f"[agent]\nmetrics = {value}\n" + base)
+    (problem,) = caught.value.problems
+    assert problem.key == "agent.metrics" and "address:port" in problem.message

@@ -47,6 +47,7 @@ from .proto.wire import ChecksumPolicy
 DEFAULT_PATH = Path("/etc/vipguard/vipguard.toml")
 DEFAULT_CONTROL_SOCKET = Path("/run/vipguard/control.sock")
 DEFAULT_STATE_DIR = Path("/var/lib/vipguard")
+DEFAULT_METRICS = ("127.0.0.1", 9650)
 LOG_FORMATS = ("text", "json")
 # sun_path is 108 bytes including the terminating NUL.
 MAX_SOCKET_PATH = 107
@@ -71,6 +72,7 @@ class AgentSettings:
     state_dir: Path
     log_format: str
     realtime_priority: int = 0
+    metrics: tuple[str, int] | None = DEFAULT_METRICS
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,7 +445,7 @@ def _show(value: object) -> str:
 # --------------------------------------------------------------------------- the document
 
 _TOP_KEYS = ("agent", "instance")
-_AGENT_KEYS = ("control_socket", "state_dir", "log_format", "realtime_priority")
+_AGENT_KEYS = ("control_socket", "state_dir", "log_format", "realtime_priority", "metrics")
 
 
 def _config(context: _Context, data: dict[str, object], path: Path) -> Config | None:
@@ -467,9 +469,37 @@ def _agent(top: _Table) -> AgentSettings | None:
     realtime = table.integer(
         "realtime_priority", 0, 99, "0 is off, 1..99 a SCHED_FIFO priority", default=0
     )
+    metrics = _metrics_address(table)
     if socket is None or state_dir is None or log_format is None or realtime is None:
         return None
-    return AgentSettings(socket, state_dir, log_format, realtime)
+    if metrics is False:
+        return None
+    return AgentSettings(socket, state_dir, log_format, realtime, metrics)
+
+
+def _metrics_address(table: _Table) -> tuple[str, int] | bool | None:
+    """``"host:port"`` (IPv6 as ``"[::1]:9650"``), or ``""`` for no metrics; False if invalid."""
+    text = table.get("metrics", str, "127.0.0.1:9650")
+    if text is None:
+        return False
+    if text == "":
+        return None
+    host, _, port = text.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    try:
+        address = ipaddress.ip_address(host)
+        number = int(port) if bracketed == (address.version == 6) else 0
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 65535:
+        table.report(
+            "metrics",
+            f'{text!r} is not an address:port such as "127.0.0.1:9650",'
+            ' "[::1]:9650", or "" for no metrics endpoint',
+        )
+        return False
+    return host, number
 
 
 def _absolute_path(table: _Table, name: str, default: Path) -> Path | None:

@@ -24,6 +24,7 @@ from ..proto.effects import (
     Announce,
     BindVips,
     Effect,
+    Reason,
     Rejected,
     State,
     StateChanged,
@@ -39,6 +40,13 @@ NETLINK_TIMEOUT = 2.0
 NETLINK_RETRY_DELAYS = (0.0, 0.05, 0.25)
 BIND_TRACKER = "vip-bind"
 SOURCE_TRACKER = "source-address"
+TAKEOVER_REASONS = frozenset(
+    {
+        Reason.MASTER_DOWN_TIMER_EXPIRED,
+        Reason.PRIORITY_ZERO_RECEIVED,
+        Reason.PREEMPTED_LOWER_PRIORITY,
+    }
+)
 BIND_RETRY_AFTER = 5.0
 UNBIND_RETRY_AFTER = 1.0
 STOP_TIMEOUT = 5.0
@@ -52,6 +60,7 @@ class Counters:
     transitions: int = 0
     announcements: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    transitions_by: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,9 @@ class RouterDriver:
         self.counters = Counters()
         self.bound: set[IPInterface] = set()
         self.last_transition: dict[str, Any] | None = None
+        self.last_advert_heard: float | None = None  # monotonic, from another router
+        self.last_failover: float | None = None  # seconds, last advert heard → VIPs announced
+        self._takeover_from: float | None = None
         self._queue: asyncio.Queue[Effect] = asyncio.Queue()
         self._timer: asyncio.TimerHandle | None = None
         self._announcing: asyncio.Task[None] | None = None
@@ -113,9 +125,11 @@ class RouterDriver:
         self._feed(self.router.start(now))
 
     def on_packet(self, packet: ReceivedPacket) -> None:
-        effects = self.router.receive(packet, self._clock.now())
+        now = self._clock.now()
+        effects = self.router.receive(packet, now)
         if not any(isinstance(effect, Rejected) for effect in effects):
             self.counters.adverts_in += 1
+            self.last_advert_heard = now.monotonic
         self._feed(effects)
 
     def on_link(self, up: bool) -> None:
@@ -251,6 +265,8 @@ class RouterDriver:
             self._state_changed(effect)
 
     async def _bind(self, vips: tuple[IPInterface, ...]) -> None:
+        if self.router.last_reason in TAKEOVER_REASONS and self.last_advert_heard is not None:
+            self._takeover_from = self.last_advert_heard  # the old master's last word
         index = self.egress.vip_index
         for vip in vips:
             label = self._labels.get(vip)
@@ -308,6 +324,7 @@ class RouterDriver:
 
     def _state_changed(self, effect: StateChanged) -> None:
         self.counters.transitions += 1
+        self.counters.transitions_by[(effect.old.value, effect.new.value, effect.reason.value)] += 1
         now = self._clock.now()
         self.last_transition = {
             "from": effect.old.value,
@@ -329,6 +346,9 @@ class RouterDriver:
     # ------------------------------------------------------------------ announcements
 
     def _start_announcing(self, effect: Announce) -> None:
+        if self._takeover_from is not None:  # the VIPs are bound: the failover is complete
+            self.last_failover = self._clock.now().monotonic - self._takeover_from
+            self._takeover_from = None
         self._stop_announcing()
         self._announcing = asyncio.create_task(self._announce(effect.vips))
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from ..config import Config, ConfigError, InstanceConfig, load
 from ..io.announce import Announcer
@@ -37,6 +38,7 @@ from ..proto.router import VirtualRouter
 from . import logs
 from .control import ControlServer, ControlSocketBusy
 from .driver import AnnouncePolicy, Egress, RouterDriver
+from .metrics import serve as serve_metrics
 from .sequences import SequenceStore
 from .status import describe
 from .vmacs import VirtualMacs, VmacError
@@ -89,6 +91,7 @@ class Agent:
         self._sequences = SequenceStore(config.agent.state_dir)
         self.unknown_vrid = 0
         self.exit_status = 0
+        self._metrics: WSGIServer | None = None
         self._sourced: set[RouterDriver] = set()  # drivers whose source address is assigned
         self._plan_of: dict[RouterDriver, _Plan] = {}
         self._listener_of: dict[RouterDriver, VrrpSocket] = {}
@@ -114,6 +117,7 @@ class Agent:
             if not self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
                 self._tune_scheduling()
                 self._listen()
+                self._serve_metrics()
                 for driver in self.drivers:
                     link_up = self.ports[driver.egress.interface].link.up
                     driver.start(link_up=link_up, source_present=driver in self._sourced)
@@ -128,6 +132,20 @@ class Agent:
         finally:
             await self._shutdown()
         return self.exit_status
+
+    def _serve_metrics(self) -> None:
+        address = self.config.agent.metrics
+        if address is None:
+            return
+        try:
+            self._metrics = serve_metrics(self, *address)
+        except OSError as error:  # monitoring must never keep the VIPs from being served
+            logs.event(
+                "metrics_unavailable",
+                logging.WARNING,
+                address=f"{address[0]}:{address[1]}",
+                error=error.strerror,
+            )
 
     def _tune_scheduling(self) -> None:
         priority = self.config.agent.realtime_priority
@@ -161,6 +179,9 @@ class Agent:
 
     async def _shutdown(self) -> None:
         self.notifier.stopping()
+        if self._metrics is not None:
+            await asyncio.to_thread(self._metrics.shutdown)
+            self._metrics.server_close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
