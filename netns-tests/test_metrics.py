@@ -25,7 +25,7 @@ def scrape(topology: Topology, agent: Agent) -> dict[tuple[str, str], float]:
     found = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.labels.get("instance", "web") == "web":
+            if sample.labels.get("name", "web") == "web":
                 key = sample.labels.get("state") or sample.labels.get("reason") or ""
                 found[(sample.name, key)] = sample.value
     return found

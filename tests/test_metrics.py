@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
 from types import SimpleNamespace
 
 from prometheus_client import generate_latest
@@ -54,7 +56,7 @@ def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 
 def test_every_instance_metric_is_exported_with_its_labels() -> None:
     got = samples(scrape([fake_driver(0.3125)]))
-    base = {"instance": "web", "interface": "eth0", "family": "ipv4", "vrid": "51"}
+    base = {"name": "web", "interface": "eth0", "family": "ipv4", "vrid": "51"}
 
     def value(name: str, **extra: str) -> float:
         return got[(name, frozenset({**base, **extra}.items()))]
@@ -78,3 +80,11 @@ def test_an_instance_that_never_took_over_reports_no_failover_time() -> None:
     text = scrape([fake_driver(None)])
     (line,) = [x for x in text.splitlines() if x.startswith("vipguard_instance_last_failover")]
     assert math.isnan(float(line.rsplit(" ", 1)[1]))
+
+
+def test_the_example_alert_rules_use_only_metrics_we_export() -> None:
+    rules = (Path(__file__).parents[1] / "examples/prometheus/alerts.yml").read_text()
+    used = set(re.findall(r"\b(vipguard_[a-z_]+)", rules))
+    exported = {name for name, _ in samples(scrape([fake_driver(0.5)]))}
+    assert used, "no metric found in the rules"
+    assert used <= exported, used - exported

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
     from .runtime import Agent
 
-LABELS = ["instance", "interface", "family", "vrid"]
+# "name", not "instance": Prometheus gives every target an "instance" label of its own.
+LABELS = ["name", "interface", "family", "vrid"]
 
 
 class AgentCollector(Collector):
