@@ -86,3 +86,18 @@ def test_a_reload_naming_a_missing_interface_changes_nothing(
     assert status == 2 and "eth9" in output
     assert [i["name"] for i in lb1.status()["instances"]] == ["web"]
     assert holders(topology, VIP) == ["lb1"]
+
+
+def test_adding_an_ipv6_vip_leaves_the_ipv4_router_alone(
+    cluster: Cluster, topology: Topology
+) -> None:
+    lb1 = cluster.start("lb1", [web(150)])
+    lb1.wait_state("master")
+    transitions = lb1.instance("web")["counters"]["transitions"]
+    lb1.rewrite([web(150, vips=["192.0.2.100/24", "2001:db8::100/64"])])
+    status, output = lb1.reload()
+    assert status == 0, output
+    assert "web/ipv4" in output.splitlines()[0] and "added    web/ipv6" in output
+    assert lb1.instance("web/ipv4")["counters"]["transitions"] == transitions
+    lb1.wait_state("master", "web/ipv6", timeout=2)
+    assert holders(topology, VIP) == ["lb1"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Interface, ip_address
 from typing import Any
 
@@ -36,6 +37,7 @@ class Journal:
 class FakeNetlink:
     def __init__(self, journal: Journal, fail_adds: int = 0) -> None:
         self.journal, self.fail_adds = journal, fail_adds
+        self.driver: RouterDriver | None = None
 
     async def add_address(self, index: int, vip: IPInterface, label: str | None) -> bool:
         if self.fail_adds:
@@ -46,6 +48,8 @@ class FakeNetlink:
 
     async def remove_address(self, index: int, vip: IPInterface) -> bool:
         self.journal.entries.append(("unbind", str(vip)))
+        if self.driver is not None:  # the kernel reports the removal before it answers
+            self.driver.on_address(index, vip.ip, added=False)
         return True
 
 
@@ -76,7 +80,7 @@ class FakeClock:
 
 def make_driver(journal: Journal, *, priority: int, fail_adds: int = 0) -> RouterDriver:
     config = RouterConfig(vrid=51, priority=priority, vips=(VIP,), source=SOURCE, interval_cs=5)
-    egress = Egress("eth0", 2, FakeSocket(journal), FakeAnnouncer(journal))  # type: ignore[arg-type]
+    egress = Egress("eth0", 2, 2, FakeSocket(journal), FakeAnnouncer(journal))  # type: ignore[arg-type]
     return RouterDriver(
         name="web",
         router=VirtualRouter(config),
@@ -251,3 +255,27 @@ def test_starting_with_the_link_down_enters_fault_without_binding(journal: Journ
         await driver.stop()
 
     asyncio.run(scenario())
+
+
+def test_our_own_unbind_is_not_mistaken_for_a_vip_taken_away(
+    journal: Journal, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        driver = make_driver(journal, priority=255)
+        driver._netlink.driver = driver  # type: ignore[attr-defined]
+        driver.start(link_up=True)
+        await settle(driver)
+        extra = IPv4Interface("192.0.2.101/24")  # a reload swaps the VIP; the node stays master
+        driver.reconfigure(
+            replace(driver.router.config, vips=(extra,)), driver._announce_policy, {}
+        )
+        await settle(driver)
+        assert driver.bound == {extra}
+        assert ("bind", "192.0.2.100/24", None) not in journal.entries[2:]
+        assert "vip_removed_externally" not in caplog.text
+        await driver.stop()
+        assert driver.bound == set()
+
+    logs.LOGGER.propagate = True
+    with caplog.at_level(logging.INFO, logger="vipguard"):
+        asyncio.run(scenario())

@@ -49,7 +49,7 @@ TAKEOVER_REASONS = frozenset(
 )
 BIND_RETRY_AFTER = 5.0
 UNBIND_RETRY_AFTER = 1.0
-STOP_TIMEOUT = 5.0
+STOP_TIMEOUT = 8.0  # one VIP may take 3 attempts of 2 s
 
 
 @dataclass(slots=True)
@@ -76,6 +76,7 @@ class Egress:
     configured interface, or its virtual-MAC macvlan."""
 
     interface: str
+    interface_index: int
     vip_index: int
     sender: VrrpSocket
     announcer: Announcer
@@ -109,6 +110,7 @@ class RouterDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._announcing: asyncio.Task[None] | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._handles: list[asyncio.TimerHandle] = []
         self._warnings = logs.RateLimiter(WARNING_PERIOD)
 
     @property
@@ -150,7 +152,7 @@ class RouterDriver:
 
     def on_address(self, index: int, address: IPAddress, added: bool) -> None:
         """The kernel added or removed an address somewhere on this host."""
-        if address == self.router.config.source:
+        if address == self.router.config.source and index == self.egress.interface_index:
             # Without its source address this node can neither send nor be told apart: fault,
             # so a peer takes over, until the address is back.
             self._feed(self.router.track(SOURCE_TRACKER, self._clock.now(), fault=not added))
@@ -177,12 +179,21 @@ class RouterDriver:
         except TimeoutError:
             logs.event("stop_timed_out", logging.ERROR, instance=self.name, bound=len(self.bound))
         self._cancel_timer()
+        for handle in self._handles:
+            handle.cancel()
         for task in (self._announcing, self._worker):
             if task:
                 task.cancel()
         await asyncio.gather(
             *(t for t in (self._announcing, self._worker) if t), return_exceptions=True
         )
+        for vip in list(self.bound):  # one last try: nothing will track this VIP after us
+            if await self._netlink_call(
+                "unbind", vip, self._netlink.remove_address, self.egress.vip_index, vip
+            ):
+                self.bound.discard(vip)
+            else:
+                logs.event("vip_left_bound", logging.CRITICAL, instance=self.name, vip=vip)
 
     @property
     def _link_tracker(self) -> str:
@@ -283,22 +294,29 @@ class RouterDriver:
         takes over at once), then try again later."""
         now = self._clock.now()
         self._feed(self.router.track(BIND_TRACKER, now, fault=True))
-        loop = asyncio.get_running_loop()
-        loop.call_later(BIND_RETRY_AFTER, self._retry_bind)
+        self._later(BIND_RETRY_AFTER, self._retry_bind)
 
     def _retry_bind(self) -> None:
         self._feed(self.router.track(BIND_TRACKER, self._clock.now(), fault=False))
 
     async def _unbind(self, vips: tuple[IPInterface, ...]) -> None:
-        self._stop_announcing()
+        if self.router.state is not State.MASTER:  # a reload dropping a VIP keeps announcing
+            self._stop_announcing()
         index = self.egress.vip_index
         for vip in vips:
-            if await self._netlink_call("unbind", vip, self._netlink.remove_address, index, vip):
-                self.bound.discard(vip)
-            else:  # a VIP left on a non-master is a second owner: keep trying
-                loop = asyncio.get_running_loop()
-                loop.call_later(UNBIND_RETRY_AFTER, self._retry_unbind, vip)
+            # Out of `bound` first: the kernel reports the removal before it answers, and that
+            # report must not look like someone else taking our VIP away.
+            self.bound.discard(vip)
+            if not await self._netlink_call(
+                "unbind", vip, self._netlink.remove_address, index, vip
+            ):
+                self.bound.add(vip)  # a VIP left on a non-master is a second owner: keep trying
+                self._later(UNBIND_RETRY_AFTER, self._retry_unbind, vip)
         logs.event("vips_released", instance=self.name, vips=",".join(map(str, vips)))
+
+    def _later(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
+        handle = asyncio.get_running_loop().call_later(delay, callback, *args)
+        self._handles.append(handle)
 
     def _retry_unbind(self, vip: IPInterface) -> None:
         if vip in self.bound and self.router.state is not State.MASTER:

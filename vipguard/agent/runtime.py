@@ -91,6 +91,7 @@ class Agent:
         self._sequences = SequenceStore(config.agent.state_dir)
         self.unknown_vrid = 0
         self.exit_status = 0
+        self._started = False
         self._metrics: WSGIServer | None = None
         self._sourced: set[RouterDriver] = set()  # drivers whose source address is assigned
         self._plan_of: dict[RouterDriver, _Plan] = {}
@@ -121,6 +122,7 @@ class Agent:
                 for driver in self.drivers:
                     link_up = self.ports[driver.egress.interface].link.up
                     driver.start(link_up=link_up, source_present=driver in self._sourced)
+                self._started = True
                 self.notifier.ready(f"{len(self.drivers)} virtual routers running")
                 logs.event(
                     "agent_started",
@@ -173,6 +175,9 @@ class Agent:
         loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
 
     def _reload_on_signal(self) -> None:
+        if not self._started or self._stop.is_set():
+            logs.event("reload_ignored", logging.WARNING, hint="SIGHUP before start-up completed")
+            return
         task = asyncio.create_task(self.reload(), name="reload")
         task.add_done_callback(_report_failure)
         self._tasks.append(task)
@@ -272,7 +277,9 @@ class Agent:
             egress, listener = await self._vmac_egress(plan, port, group)
         else:
             listener = self._socket(port, plan.ipv6)
-            egress = Egress(port.link.name, port.link.index, listener, port.announcer)
+            egress = Egress(
+                port.link.name, port.link.index, port.link.index, listener, port.announcer
+            )
         if group is not None:
             _join(listener, group)
         router = VirtualRouter(router_config, last_sent_sequence=self._sequences.load(plan.name))
@@ -318,7 +325,9 @@ class Agent:
         except VmacError as error:
             raise StartupError(f"instance {plan.instance.name!r}: {error}") from None
         listener = vmac.sender if group is not None else self._socket(port, plan.ipv6)
-        egress = Egress(port.link.name, vmac.link.index, vmac.sender, vmac.announcer, vmac.name)
+        egress = Egress(
+            port.link.name, port.link.index, vmac.link.index, vmac.sender, vmac.announcer, vmac.name
+        )
         return egress, listener
 
     def _socket(self, port: Port, ipv6: bool) -> VrrpSocket:
@@ -388,9 +397,18 @@ class Agent:
                     driver.on_address(event.index, event.address, event.added)
 
     async def _resync_links(self) -> None:
+        """After the kernel dropped events: read links and addresses again and feed what
+        changed, so a missed source address or a VIP removed meanwhile is not missed for good."""
         for port in self.ports.values():
             link = await self.netlink.link(port.link.name)
             self._link_changed(port, link.up)
+        for driver in list(self.drivers):
+            egress, source = driver.egress, driver.router.config.source
+            present = {a.interface.ip for a in await self.netlink.addresses(egress.interface_index)}
+            driver.on_address(egress.interface_index, source, added=source in present)
+            holding = {a.interface.ip for a in await self.netlink.addresses(egress.vip_index)}
+            for vip in [vip for vip in driver.bound if vip.ip not in holding]:
+                driver.on_address(egress.vip_index, vip.ip, added=False)
 
     def _link_changed(self, port: Port, up: bool) -> None:
         if port.link.up == up:
@@ -428,48 +446,57 @@ class Agent:
         are reconfigured in place; removed ones stop gracefully (priority 0, VIPs released); an
         invalid file, or one whose new interfaces or sources cannot be resolved, is refused as a
         whole and the running configuration stays."""
-        path = self.config.path
-        try:
-            config = await asyncio.to_thread(load, path)
-        except ConfigError as error:
-            problems = [str(problem) for problem in error.problems]
-            for problem in problems:
-                logs.event("reload_refused", logging.WARNING, problem=problem)
-            error_text = f"{path} is invalid; the running configuration stays"
-            return {"ok": False, "error": error_text, "problems": problems}
-        async with self._reloading:
+        if not self._started:
+            return {"ok": False, "error": "the agent is still starting; reload when it runs"}
+        async with self._reloading:  # one at a time, each reading the file as it is then
+            path = self.config.path
             try:
-                summary = await self._apply(config)
+                config = await asyncio.to_thread(load, path)
+            except ConfigError as error:
+                problems = [str(problem) for problem in error.problems]
+                for problem in problems:
+                    logs.event("reload_refused", logging.WARNING, problem=problem)
+                error_text = f"{path} is invalid; the running configuration stays"
+                return {"ok": False, "error": error_text, "problems": problems}
+            summary: dict[str, list[str]] = {"kept": [], "changed": [], "removed": [], "added": []}
+            try:
+                await self._apply(config, summary)
             except StartupError as error:
                 logs.event("reload_refused", logging.WARNING, problem=str(error))
                 return {"ok": False, "error": f"{error}; the running configuration stays"}
+            except Exception as error:  # e.g. a socket or macvlan failed midway: say what ran
+                done = "; ".join(f"{k}: {', '.join(v) or '-'}" for k, v in summary.items())
+                logs.event("reload_failed", logging.ERROR, error=repr(error), applied=done)
+                return {"ok": False, "error": f"reload failed midway ({error}); applied: {done}"}
         logs.event("reloaded", **{key: ",".join(names) or "-" for key, names in summary.items()})
         return summary
 
-    async def _apply(self, config: Config) -> dict[str, list[str]]:
+    async def _apply(self, config: Config, summary: dict[str, list[str]]) -> None:
+        """Apply ``config``, recording in ``summary`` what was done as it goes."""
         if config.agent != self.config.agent:
             logs.event(
                 "reload_agent_settings_ignored",
                 logging.WARNING,
                 hint="[agent] settings take effect at the next restart",
             )
-        wanted = {plan.name: plan for plan in self._plans(config)}
-        summary: dict[str, list[str]] = {"kept": [], "changed": [], "removed": [], "added": []}
+        # Matched by instance and family, not by display name: "web" becomes "web/ipv4" when
+        # an IPv6 VIP is added, and the IPv4 router must not notice.
+        wanted = {(plan.instance.name, plan.family): plan for plan in self._plans(config)}
+        running = {self._key(driver): driver for driver in self.drivers}
         replaced = [
-            d
-            for d in self.drivers
-            if d.name in wanted and not self._same_identity(d, wanted[d.name])
+            d for k, d in running.items() if k in wanted and not self._same_identity(d, wanted[k])
         ]
-        removed = [d for d in self.drivers if d.name not in wanted]
-        added = [p for name, p in wanted.items() if name not in {d.name for d in self.drivers}]
-        to_start = added + [wanted[d.name] for d in replaced]
+        removed = [d for k, d in running.items() if k not in wanted]
+        added = [plan for key, plan in wanted.items() if key not in running]
+        to_start = added + [wanted[self._key(d)] for d in replaced]
         sources = await self._resolve(to_start)  # may refuse: nothing has changed yet
         for driver in removed + replaced:
             await self._remove_driver(driver)
         summary["removed"] = [d.name for d in removed]
         for driver in list(self.drivers):
-            plan = wanted[driver.name]
+            plan = wanted[self._key(driver)]
             source = driver.router.config.source
+            driver.name = plan.name
             config_changed = driver.reconfigure(
                 plan.instance.router_config(plan.family, source),
                 _announce_policy(plan),
@@ -483,10 +510,12 @@ class Agent:
             self._watch_listeners()
             link_up = self.ports[plan.instance.interface].link.up
             driver.start(link_up=link_up, source_present=driver in self._sourced)
-        summary["added"] = [p.name for p in added]
-        summary["changed"] += [d.name for d in replaced]
+            summary["added" if plan in added else "changed"].append(plan.name)
         self.config = config
-        return summary
+
+    def _key(self, driver: RouterDriver) -> tuple[str, int]:
+        plan = self._plan_of[driver]
+        return plan.instance.name, plan.family
 
     def _same_identity(self, driver: RouterDriver, plan: _Plan) -> bool:
         """What a router cannot change in place: where it lives and whom it talks to."""
