@@ -184,9 +184,6 @@ class Agent:
 
     async def _shutdown(self) -> None:
         self.notifier.stopping()
-        if self._metrics is not None:
-            await asyncio.to_thread(self._metrics.shutdown)
-            self._metrics.server_close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -205,6 +202,9 @@ class Agent:
         loop.remove_reader(self._watcher.fileno())
         self._watcher.close()
         self.netlink.close()
+        if self._metrics is not None:  # last: its shutdown waits up to half a second
+            await asyncio.to_thread(self._metrics.shutdown)
+            self._metrics.server_close()
         logs.event("agent_stopped")
 
     # ------------------------------------------------------------------ set-up
