@@ -19,7 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "netns-tests"))
 
 from agents import Agent, Cluster, web
-from keepalived import Keepalived, VrrpInstance
+from keepalived import Keepalived, VrrpInstance, session_members
 from netns import Topology, wait_until
 
 VIP = "192.0.2.100/24"
@@ -28,23 +28,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --------------------------------------------------------------------------- /proc accounting
-
-
-def session_members(sid: int) -> list[int]:
-    """Live (non-zombie) processes of session ``sid`` (every process the topology starts leads a
-    session of its own, which its children share)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # exited meanwhile
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-        if int(fields[3]) == sid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return sorted(members)
 
 
 def cpu_ticks(pids: list[int]) -> int:

@@ -156,6 +156,17 @@ class Cluster:
         return self.agent(host, instances).start()
 
 
+def settled_pair(
+    cluster: Cluster, lb1: Mapping[str, Any], lb2: Mapping[str, Any]
+) -> tuple[Agent, Agent]:
+    """lb1 (with instance ``lb1``) master and lb2 backup of instance "web"."""
+    first = cluster.start("lb1", [lb1])
+    second = cluster.start("lb2", [lb2])
+    first.wait_state("master")
+    second.wait_state("backup")
+    return first, second
+
+
 def web(priority: int, **overrides: Any) -> dict[str, Any]:
     """The usual test instance: VRID 51, 100 ms adverts, one IPv4 VIP."""
     instance: dict[str, Any] = {

@@ -82,7 +82,7 @@ class VrrpInstance:
         return "\n".join(lines) + "\n"
 
 
-def _session_members(sid: int) -> list[int]:
+def session_members(sid: int) -> list[int]:
     """Live (non-zombie) processes whose session id is ``sid``, from /proc."""
     members = []
     for entry in Path("/proc").iterdir():
@@ -191,7 +191,7 @@ class Keepalived:
     def survivors(self) -> list[int]:
         """Live processes of the current run: its session (parent, VRRP child, anything they
         started) and whatever the pid files name, in case something left the session."""
-        found = set(_session_members(self.process.pid)) if self.process else set()
+        found = set(session_members(self.process.pid)) if self.process else set()
         found.update(pid for pid in self.pids().values() if pid)
         return sorted(found)
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from agents import Cluster, master_down_ms, web
+from agents import Cluster, master_down_ms, settled_pair, web
 from netns import Topology, wait_until
 from probe import Prober
 
@@ -43,10 +43,7 @@ def longest_dual_ownership(topology: Topology, seconds: float) -> float:
 def test_restart_after_a_crash_removes_the_stale_vip_before_anything_else(
     cluster: Cluster, topology: Topology
 ) -> None:
-    lb1 = cluster.start("lb1", [web(150)])
-    lb2 = cluster.start("lb2", [web(100)])
-    lb1.wait_state("master")
-    lb2.wait_state("backup")
+    lb1, _ = settled_pair(cluster, web(150), web(100))
     lb1.kill(signal.SIGKILL)  # the VIP stays on lb1's interface
     assert "lb1" in holders(topology)
     lb1.start()  # what systemd's Restart=on-failure does

@@ -7,7 +7,7 @@ import signal
 import sys
 
 import pytest
-from agents import Agent, Cluster, master_down_ms, web
+from agents import Agent, Cluster, master_down_ms, settled_pair, web
 from netns import Topology
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -34,10 +34,7 @@ def scrape(topology: Topology, agent: Agent) -> dict[tuple[str, str], float]:
 def test_metrics_agree_with_status_and_time_the_failover(
     cluster: Cluster, topology: Topology
 ) -> None:
-    lb1 = cluster.start("lb1", [web(150)])
-    lb2 = cluster.start("lb2", [web(100)])
-    lb1.wait_state("master")
-    lb2.wait_state("backup")
+    lb1, lb2 = settled_pair(cluster, web(150), web(100))
     lb1.kill(signal.SIGKILL)
     lb2.wait_state("master", timeout=2)
     status = lb2.instance("web")
