@@ -9,6 +9,7 @@ from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
@@ -82,8 +83,9 @@ def test_an_instance_that_never_took_over_reports_no_failover_time() -> None:
     assert math.isnan(float(line.rsplit(" ", 1)[1]))
 
 
-def test_the_example_alert_rules_use_only_metrics_we_export() -> None:
-    rules = (Path(__file__).parents[1] / "examples/prometheus/alerts.yml").read_text()
+@pytest.mark.parametrize("example", ["alerts.yml", "grafana-dashboard.json"])
+def test_the_prometheus_examples_use_only_metrics_we_export(example: str) -> None:
+    rules = (Path(__file__).parents[1] / "examples/prometheus" / example).read_text()
     used = set(re.findall(r"\b(vipguard_[a-z_]+)", rules))
     exported = {name for name, _ in samples(scrape([fake_driver(0.5)]))}
     assert used, "no metric found in the rules"
