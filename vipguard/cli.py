@@ -3,9 +3,14 @@ starts fast."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,14 +77,8 @@ def run(config_path: str, log_level: str) -> None:
 
     from .agent import logs
     from .agent.runtime import Agent, StartupError
-    from .config import ConfigError, load
 
-    try:
-        config = load(config_path)
-    except ConfigError as error:
-        for problem in error.problems:
-            click.echo(str(problem), err=True)
-        raise SystemExit(2) from None
+    config = _load_or_exit(config_path)
     logs.setup(config.agent.log_format, getattr(logging, log_level.upper()))
 
     async def serve() -> int:
@@ -93,6 +92,33 @@ def run(config_path: str, log_level: str) -> None:
         logs.event("startup_failed", logging.ERROR, error=str(error))
         raise SystemExit(1) from None
     raise SystemExit(status)
+
+
+def _load_or_exit(path: str) -> Config:
+    """The validated configuration, or every problem on stderr and exit status 2."""
+    from .config import ConfigError, load
+
+    try:
+        return load(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        raise SystemExit(2) from None
+
+
+def _ask(
+    socket_path: str | None, config_path: str | None, command: str, timeout: float = 3.0
+) -> dict[str, Any]:
+    """The running agent's answer to ``command``; a clear message (no traceback) without one."""
+    from pathlib import Path
+
+    from .control_client import AgentUnavailable, request
+
+    path = Path(_control_socket(socket_path, config_path))
+    try:
+        return request(path, command, timeout=timeout)
+    except AgentUnavailable as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _control_socket(socket_path: str | None, config_path: str | None) -> str:
@@ -122,16 +148,10 @@ def _control_socket(socket_path: str | None, config_path: str | None) -> str:
 def status(as_json: bool, socket_path: str | None, config_path: str | None) -> None:
     """Show each instance: state, priority, VIPs, master, timers, last transition, counters."""
     import json
-    from pathlib import Path
 
-    from .control_client import AgentUnavailable, request
     from .status_view import render
 
-    path = Path(_control_socket(socket_path, config_path))
-    try:
-        answer = request(path, "status")
-    except AgentUnavailable as error:
-        raise click.ClickException(str(error)) from None
+    answer = _ask(socket_path, config_path, "status")
     if not answer.get("ok"):
         raise click.ClickException(f"the agent refused: {answer.get('error')}")
     click.echo(json.dumps(answer, indent=2) if as_json else render(answer))
@@ -145,14 +165,7 @@ def check_config(file: str) -> None:
     Prints a one-line summary when it is valid; otherwise prints every problem, one per line, on
     stderr and exits with status 2.
     """
-    from .config import ConfigError, load
-
-    try:
-        config = load(file)
-    except ConfigError as error:
-        for problem in error.problems:
-            click.echo(str(problem), err=True)
-        raise SystemExit(2) from None
+    config = _load_or_exit(file)
     click.echo(f"{file}: OK ({config.summary()})")
 
 
@@ -171,15 +184,8 @@ def reload(socket_path: str | None, config_path: str | None) -> None:
     removed ones hand over gracefully. An invalid file is refused with its problems (exit 2)
     and the running configuration stays.
     """
-    from pathlib import Path
 
-    from .control_client import AgentUnavailable, request
-
-    path = Path(_control_socket(socket_path, config_path))
-    try:
-        answer = request(path, "reload", timeout=30.0)
-    except AgentUnavailable as error:
-        raise click.ClickException(str(error)) from None
+    answer = _ask(socket_path, config_path, "reload", timeout=30.0)
     if not answer.get("ok"):
         click.echo(f"reload refused: {answer.get('error')}", err=True)
         for problem in answer.get("problems", []):
