@@ -104,6 +104,17 @@ class Agent:
             what=f"{self.host} {name} {state}",
         )
 
+    def wait_following(self, address: str, name: str = "web", timeout: float = 5.0) -> float:
+        """Seconds until ``name`` has heard the master at ``address`` (a backup reaches
+        Backup at start, before it has heard any advert)."""
+
+        def following() -> bool:
+            master = self.instance(name)["master"]
+            return master is not None and master["address"] == address
+
+        what = f"{self.host} {name} following {address}"
+        return wait_until(following, timeout, interval=0.01, what=what)
+
     def rewrite(self, instances: Sequence[Mapping[str, Any]]) -> None:
         """Replace the agent's configuration file (for a reload)."""
         settings = {
@@ -164,6 +175,7 @@ def settled_pair(
     second = cluster.start("lb2", [lb2])
     first.wait_state("master")
     second.wait_state("backup")
+    second.wait_following("192.0.2.11")
     return first, second
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agents import Agent, Cluster, web
+from agents import Agent, Cluster, settled_pair, web
 from netns import Topology, wait_until
 from rogue import (
     GROUP,
@@ -73,12 +73,7 @@ def rogue(topology: Topology) -> Rogue:
 
 
 def running_pair(cluster: Cluster, **overrides: Any) -> tuple[Agent, Agent]:
-    lb1 = cluster.start("lb1", [web(150, **overrides)])
-    lb2 = cluster.start("lb2", [web(100, **overrides)])
-    lb1.wait_state("master")
-    lb2.wait_state("backup")
-    wait_until(lambda: lb2.instance("web")["master"] is not None, 2, what="lb2 hearing lb1")
-    return lb1, lb2
+    return settled_pair(cluster, web(150, **overrides), web(100, **overrides))
 
 
 def vip_holders(topology: Topology) -> list[str]:

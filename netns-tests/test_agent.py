@@ -52,6 +52,7 @@ def test_highest_priority_becomes_master(cluster: Cluster, topology: Topology) -
     lb1, lb2 = pair(cluster, web(150), web(100))
     lb1.wait_state("master")
     lb2.wait_state("backup")
+    lb2.wait_following("192.0.2.11")
     assert vip_holders(topology) == ["lb1"]
     status = lb2.instance("web")
     assert status["master"]["address"] == "192.0.2.11"
@@ -265,7 +266,7 @@ def test_authenticated_pair_elects_normally(cluster: Cluster) -> None:
     lb1, lb2 = pair(cluster, web(150, auth=auth), web(100, auth=auth))
     lb1.wait_state("master")
     lb2.wait_state("backup")
-    time.sleep(0.3)
+    lb2.wait_following("192.0.2.11")
     status = lb2.instance("web")
     assert status["auth"] == "enforce"
     assert status["counters"]["rejected"] == {}
