@@ -98,6 +98,107 @@ class AnnounceSettings:
     refresh: float = 0.0  # 0: no periodic re-announcement while master
 
 
+# --------------------------------------------------------------------------- fitness and hooks
+
+
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    """How often a tracker checks and how many results in a row flip it (times in seconds).
+    Until its first result a tracker counts as down; the first result decides, then ``rise``
+    successes in a row bring it up and ``fall`` failures in a row take it down."""
+
+    interval: float = 1.0
+    timeout: float = 1.0
+    rise: int = 2
+    fall: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceCheck:
+    """Up while the interface's link is up (reported by the kernel, not polled)."""
+
+    interface: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileCheck:
+    """The integer in ``path`` (read every interval) times the weight; with weight 0 any value
+    other than 0 is a fault. A missing or unreadable file counts as down."""
+
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCheck:
+    """Exit status 0 is a success; anything else, or running past the timeout, a failure."""
+
+    command: tuple[str, ...]
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TcpCheck:
+    """A TCP connection accepted within the timeout is a success."""
+
+    host: IPAddress
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCheck:
+    """A GET of ``url`` answered with one of ``expect_status`` within the timeout."""
+
+    url: str
+    expect_status: tuple[int, ...] = (200,)
+    verify_tls: bool = True
+
+
+Check = InterfaceCheck | FileCheck | ScriptCheck | TcpCheck | HttpCheck
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """One ``[[tracker]]``: a check that instances reference by name."""
+
+    name: str
+    check: Check
+    rhythm: Rhythm = Rhythm()
+    weight: int = 0  # used where an instance references the tracker without a weight
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRef:
+    """An instance's use of a tracker. Weight 0: the instance is in Fault while the tracker is
+    down. Weight > 0: added to the priority while it is up. Weight < 0: added while it is down.
+    File trackers add value × weight."""
+
+    tracker: str
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    """Commands run on every transition of an instance, with four arguments appended:
+    instance, new state, effective priority, reason. One per state, plus ``any`` for all."""
+
+    # (key, argv) pairs, key "master" | "backup" | "fault" | "maintenance" | "any"
+    commands: tuple[tuple[str, tuple[str, ...]], ...]
+    timeout: float = 10.0
+
+    def for_state(self, state: str) -> tuple[tuple[str, ...], ...]:
+        """The commands to run when entering ``state``, in order: the state's own, then any."""
+        by_key = dict(self.commands)
+        return tuple(by_key[key] for key in (state, "any") if key in by_key)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncGroup:
+    """Instances that share one state: if one must go Backup or Fault, all do."""
+
+    name: str
+    instances: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class InstanceConfig:
     name: str
@@ -117,6 +218,8 @@ class InstanceConfig:
     auth: AuthConfig | None
     use_vmac: bool
     announce: AnnounceSettings
+    track: tuple[TrackRef, ...] = ()
+    notify: NotifyConfig | None = None
 
     def families(self) -> tuple[int, ...]:
         """4 and/or 6, in that order: one virtual router per family."""
@@ -164,6 +267,14 @@ class Config:
     path: Path
     agent: AgentSettings
     instances: tuple[InstanceConfig, ...]
+    trackers: tuple[TrackerConfig, ...] = ()
+    sync_groups: tuple[SyncGroup, ...] = ()
+
+    def tracker(self, name: str) -> TrackerConfig:
+        return next(tracker for tracker in self.trackers if tracker.name == name)
+
+    def sync_group_of(self, instance: str) -> SyncGroup | None:
+        return next((g for g in self.sync_groups if instance in g.instances), None)
 
     def summary(self) -> str:
         """``2 instances: web@eth0 vrid 51, api@eth0 vrid 52``"""
