@@ -132,8 +132,16 @@ class Link:
     def start(self, name: str) -> list[Effect]:
         return self._handle(name, self.routers[name].start(self.clock.instant()))
 
-    def shutdown(self, name: str) -> list[Effect]:
-        return self._handle(name, self.routers[name].shutdown(self.clock.instant()))
+    def shutdown(self, name: str, *, handover: bool = False) -> list[Effect]:
+        router = self.routers[name]
+        return self._handle(name, router.shutdown(self.clock.instant(), handover=handover))
+
+    def maintenance(self, name: str, on: bool) -> list[Effect]:
+        router = self.routers[name]
+        return self._handle(name, router.set_maintenance(on, self.clock.instant()))
+
+    def step_down(self, name: str) -> list[Effect]:
+        return self._handle(name, self.routers[name].step_down(self.clock.instant()))
 
     def track(self, name: str, tracker: str, **change: Any) -> list[Effect]:
         router = self.routers[name]

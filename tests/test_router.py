@@ -698,10 +698,18 @@ def _check_step(router: VirtualRouter, before: State, effects: list[Effect]) -> 
         state = change.new
         assert router.last_reason is change.reason
     assert router.state is state
-    assert (router.next_deadline() is None) == (state in (State.INITIALIZE, State.FAULT))
+    idle = (State.INITIALIZE, State.FAULT, State.MAINTENANCE)
+    assert (router.next_deadline() is None) == (state in idle)
 
 
-NEVER_FOR_OWNER = frozenset({Reason.STARTUP, Reason.FAULT_CLEARED, Reason.HIGHER_PRIORITY_ADVERT})
+NEVER_FOR_OWNER = frozenset(
+    {
+        Reason.STARTUP,
+        Reason.FAULT_CLEARED,
+        Reason.HIGHER_PRIORITY_ADVERT,
+        Reason.MAINTENANCE_ENDED,
+    }
+)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -717,7 +725,7 @@ def test_random_inputs_only_produce_table_transitions_and_balanced_binds(
     reasons: set[Reason] = set()
     for _ in range(6000):
         before = router.state
-        action = rng.randrange(6)
+        action = rng.randrange(9)
         if action == 0:
             effects = router.poll(clock.advance(rng.choice([0.25, 0.5, 1.0, 2.0, 4.0])))
         elif action == 1:
@@ -729,7 +737,14 @@ def test_random_inputs_only_produce_table_transitions_and_balanced_binds(
             weight = rng.choice([-120, -20, 0, 0, 20, 160])
             effects = router.track("weight", clock.instant(), contribution=weight)
         elif action == 4 and rng.random() < 0.1:
-            effects = router.shutdown(clock.instant())
+            effects = router.shutdown(clock.instant(), handover=rng.random() < 0.5)
+        elif action == 6:
+            effects = router.set_maintenance(rng.random() < 0.3, clock.instant())
+        elif action == 7:
+            router.hold(rng.random() < 0.3)
+            effects = []
+        elif action == 8:
+            effects = router.step_down(clock.instant())
         elif router.state is State.INITIALIZE:
             effects = router.start(clock.instant())
         else:

@@ -1,15 +1,17 @@
 """A deterministic simulator: N virtual routers on a simulated link, in virtual time.
 
-Each seed draws a schedule of faults (crashes and restarts, graceful stops, partitions, packet loss,
-priority changes, tracked-object faults, timer jitter), runs it, heals everything and checks the
-invariants the protocol promises:
+Each seed draws a schedule of faults (crashes and restarts, graceful stops at once or handing over
+first, maintenance on and off, partitions, packet loss, priority changes, tracked-object faults,
+timer jitter), runs it, heals everything (maintenance ends) and checks the invariants the protocol
+promises:
 
 * after the link heals and Master_Down_Interval + one interval (+ preempt delay) passes, exactly
   one master: the highest effective priority (ties: highest address), or, with preemption off,
   the incumbent: the best of the routers that were master at the heal or claimed it since;
 * whenever a router is up and connected, its segment has a master within Master_Down_Interval +
   one interval;
-* while a segment is connected and loss-free, never two masters for longer than one interval;
+* while a segment is connected and loss-free, never two masters for longer than one interval
+  (plus the handover grace when one of them is handing its VIPs over: the overlap is deliberate);
 * no router holds VIPs outside Master;
 * once converged, the last announcement (gratuitous ARP / NA) made since the heal came from the
   master, so clients send to it and not to a router that lost an election after the heal.
@@ -34,7 +36,7 @@ from ipaddress import IPv4Address, IPv4Interface
 from .proto.auth import AntiReplay, AuthConfig, AuthKey
 from .proto.effects import Announce, BindVips, Effect, State, StateChanged, Transmit, UnbindVips
 from .proto.packet import ReceivedPacket
-from .proto.router import RouterConfig, VirtualRouter
+from .proto.router import HANDOVER_GRACE, RouterConfig, VirtualRouter
 from .proto.timers import Instant, master_down_interval
 
 EPOCH_NS = 1_800_000_000 * 10**9
@@ -92,6 +94,8 @@ class Node:
     faulted: bool = False
     segment: int = 0
     generation: int = 0
+    maintenance: bool = False
+    stopping: bool = False  # handing over before it stops
 
     @property
     def up(self) -> bool:
@@ -220,6 +224,8 @@ class Simulation:
                 self.log(f"{node.name} {effect.old} -> {effect.new} ({effect.reason})")
                 if effect.new is State.MASTER and self.healed_at is not None:
                     self._claimants.append(node)
+        if node.stopping and node.state is State.INITIALIZE:
+            node.router, node.stopping = None, False
         self.rearm(node)
         self.check_vips(node)
         if any(isinstance(effect, StateChanged) for effect in effects):
@@ -261,23 +267,32 @@ class Simulation:
         now = self.instant()
         node.router.track("weight", now, contribution=node.contribution)
         node.router.track("object", now, fault=node.faulted)
+        node.router.set_maintenance(node.maintenance, now)
         self.log(f"{node.name} starts (priority {node.router.priority})")
         self._no_master_since.pop(node.segment, None)  # a fresh backup may wait a full MDI
         self.apply(node, node.router.start(now))
 
     def crash(self, node: Node) -> None:
         self.log(f"** {node.name} crashes")
-        node.router = None
+        node.router, node.stopping = None, False
         self.set_holder(node, holds=False)
         self.rearm(node)
         self.check_running()
 
-    def stop(self, node: Node) -> None:
-        self.log(f"** {node.name} stops gracefully")
+    def stop(self, node: Node, *, handover: bool = False) -> None:
+        how = "handing over first" if handover else "at once"
+        self.log(f"** {node.name} stops gracefully, {how}")
         assert node.router
-        self.apply(node, node.router.shutdown(self.instant()))
-        node.router = None
-        self.rearm(node)
+        node.stopping = True
+        self.apply(node, node.router.shutdown(self.instant(), handover=handover))
+
+    def set_maintenance(self, node: Node, on: bool) -> None:
+        self.log(f"** {node.name} maintenance {'on' if on else 'off'}")
+        node.maintenance = on
+        if not on:
+            self._no_master_since.pop(node.segment, None)  # it rejoins: a full MDI, as on boot
+        if node.router:
+            self.apply(node, node.router.set_maintenance(on, self.instant()))
 
     def set_tracker(self, node: Node, *, contribution: int, faulted: bool) -> None:
         if node.faulted and not faulted:
@@ -303,12 +318,14 @@ class Simulation:
     def chaos(self) -> None:
         node = self.rng.choice(self.nodes)
         actions: list[Callable[[], None]] = [self.partition, lambda: self.set_loss(0.3)]
-        if node.up:
+        if node.up and not node.stopping:
             actions += [lambda: self.crash(node), lambda: self.stop(node)]
+            actions.append(lambda: self.stop(node, handover=True))
+            actions.append(lambda: self.set_maintenance(node, not node.maintenance))
             weight = self.rng.choice((-60, -20, 0, 30, 120))
             actions.append(lambda: self.set_tracker(node, contribution=weight, faulted=False))
             actions.append(lambda: self.set_tracker(node, contribution=0, faulted=True))
-        else:
+        elif not node.up:
             actions.append(lambda: self.boot(node))
         self.rng.choice(actions)()
 
@@ -317,6 +334,10 @@ class Simulation:
         self.loss = 0.0
         for node in self.nodes:
             node.segment = 0
+            if node.stopping:  # finish the stop now, so every router is freshly up
+                self.stop(node)
+            if node.maintenance:
+                self.set_maintenance(node, False)
             if node.faulted:
                 self.set_tracker(node, contribution=node.contribution, faulted=False)
             if not node.up:
@@ -357,11 +378,13 @@ class Simulation:
                 self.worst_master_down() + self.interval + self.params.preempt_delay,
                 "no master",
             )
+            # A master handing over keeps its VIPs for a grace after hearing the new one.
+            handing_over = any(n.router and n.router.handover for n in masters)
             self._watch(
                 self._dual_since,
                 segment,
                 len(masters) > 1 and self.loss == 0,
-                self.interval,
+                self.interval + (HANDOVER_GRACE if handing_over else 0.0),
                 f"two masters {[n.name for n in masters]}",
             )
 

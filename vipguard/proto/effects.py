@@ -14,6 +14,7 @@ class State(StrEnum):
     BACKUP = "backup"
     MASTER = "master"
     FAULT = "fault"
+    MAINTENANCE = "maintenance"
 
 
 class Reason(StrEnum):
@@ -29,6 +30,9 @@ class Reason(StrEnum):
     FAULT = "fault"
     FAULT_CLEARED = "fault_cleared"
     SHUTDOWN = "shutdown"
+    MAINTENANCE = "maintenance"
+    MAINTENANCE_ENDED = "maintenance_ended"
+    SYNC_GROUP = "sync_group"
 
 
 @dataclass(frozen=True, slots=True)

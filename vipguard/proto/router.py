@@ -18,6 +18,16 @@ Beyond RFC 5798:
   per advert interval, so a flood of lower adverts cannot make it flood the link. A master that
   steps down for a higher one sends one last advert at its own priority, so a winner that never
   heard it (its adverts crossed) still re-announces.
+
+Make-before-break handover: a master put into maintenance, or stopped gracefully, advertises
+priority 0 but keeps its VIPs until another router has taken over (its first advert at a real
+priority, plus a short grace for its announcements to go out) and only then releases them, so
+clients never find the VIP unowned. In maintenance, without a peer to take over, it keeps the VIPs
+(and keeps inviting one); a stop gives up waiting after Master_Down_Interval.
+
+Sync groups (coordinated by the caller, which sees all members): ``hold`` keeps a backup from
+preempting while another member of its group is outranked, and ``step_down`` makes a master
+follow a member that went Backup.
 """
 
 from __future__ import annotations
@@ -68,6 +78,15 @@ TRANSITIONS: dict[tuple[State, Reason], State] = {
     (_S.FAULT, _R.FAULT_CLEARED): _S.BACKUP,
     (_S.FAULT, _R.ADDRESS_OWNER): _S.MASTER,
     (_S.FAULT, _R.SHUTDOWN): _S.INITIALIZE,
+    (_S.MASTER, _R.SYNC_GROUP): _S.BACKUP,
+    (_S.INITIALIZE, _R.MAINTENANCE): _S.MAINTENANCE,
+    (_S.BACKUP, _R.MAINTENANCE): _S.MAINTENANCE,
+    (_S.MASTER, _R.MAINTENANCE): _S.MAINTENANCE,
+    (_S.FAULT, _R.MAINTENANCE): _S.MAINTENANCE,
+    (_S.MAINTENANCE, _R.MAINTENANCE_ENDED): _S.BACKUP,
+    (_S.MAINTENANCE, _R.ADDRESS_OWNER): _S.MASTER,
+    (_S.MAINTENANCE, _R.FAULT): _S.FAULT,
+    (_S.MAINTENANCE, _R.SHUTDOWN): _S.INITIALIZE,
 }
 """Every allowed (state, reason) → next state. Anything else is a bug and raises."""
 
@@ -130,6 +149,22 @@ class _Tracker:
 
 
 @dataclass(slots=True)
+class Handover:
+    """A master handing its VIPs over: advertising priority 0 until ``release_at``, which is
+    set once a peer has taken over (or, for a stop, bounds the wait)."""
+
+    reason: Reason  # MAINTENANCE or SHUTDOWN: what the router becomes afterwards
+    release_at: float | None = None
+    peer: IPAddress | None = None
+
+
+HANDOVER_GRACE = 0.25
+"""Longest wait, after the new master's first advert, before the old one releases the VIPs: the
+new master announces right after binding, which takes milliseconds; the grace is capped at one
+advert interval of the new master."""
+
+
+@dataclass(slots=True)
 class MasterSeen:
     """The current master as this router sees it."""
 
@@ -162,6 +197,9 @@ class VirtualRouter:
         self._preempt_hold_until: float | None = None
         self._answered_lower_at: float | None = None
         self._reannounce = False
+        self.maintenance = False
+        self.handover: Handover | None = None
+        self._held = False
 
     # ------------------------------------------------------------------ derived values
 
@@ -190,24 +228,90 @@ class VirtualRouter:
     def skew_time(self) -> float:
         return skew_time(self.priority, self._master_interval_cs, self.config.version)
 
+    @property
+    def advertised_priority(self) -> int:
+        return STOP_PRIORITY if self.handover else self.priority
+
     def next_deadline(self) -> float | None:
-        return self._timer.deadline
+        release = self.handover.release_at if self.handover else None
+        deadlines = [d for d in (self._timer.deadline, release) if d is not None]
+        return min(deadlines, default=None)
 
     # ------------------------------------------------------------------ inputs
 
     def start(self, now: Instant) -> list[Effect]:
         if self.state is not State.INITIALIZE:
             raise ProtocolUsageError(f"start() in state {self.state}")
+        if self.maintenance:
+            return self._transition(Reason.MAINTENANCE, now)
         if self.faulted:
             return self._transition(Reason.FAULT, now)
         if self.priority == OWNER_PRIORITY:
             return self._transition(Reason.ADDRESS_OWNER, now)
         return self._transition(Reason.STARTUP, now)
 
-    def shutdown(self, now: Instant) -> list[Effect]:
+    def shutdown(self, now: Instant, *, handover: bool = False) -> list[Effect]:
+        """Stop: priority 0 and release at once, or (``handover``) make-before-break: keep the
+        VIPs until a peer has taken over, at most Master_Down_Interval. The router has stopped
+        once its state is Initialize again."""
         if self.state is State.INITIALIZE:
             return []
-        return self._transition(Reason.SHUTDOWN, now)
+        if not handover or self.state is not State.MASTER:
+            return self._transition(Reason.SHUTDOWN, now)
+        bound = now.monotonic + self.master_down_interval
+        if self.handover is None:
+            self.handover = Handover(Reason.SHUTDOWN, bound)
+            return self._advertise(now)
+        self.handover.reason = Reason.SHUTDOWN  # already handing over for maintenance
+        release = self.handover.release_at
+        self.handover.release_at = bound if release is None else min(release, bound)
+        return []
+
+    def set_maintenance(self, on: bool, now: Instant) -> list[Effect]:
+        """Maintenance on: hand the VIPs to a peer (make-before-break) and stay out of the
+        election until it is off again. Off: rejoin the election (or resume as master)."""
+        if on == self.maintenance:
+            return []
+        self.maintenance = on
+        if on:
+            return self._enter_maintenance(now)
+        if self.handover is not None and self.handover.reason is Reason.MAINTENANCE:
+            self.handover = None  # still master: advertise the real priority again
+            return self._advertise(now)
+        if self.state is State.MAINTENANCE:
+            return self._transition(self._rejoin_reason(), now)
+        return []
+
+    def _enter_maintenance(self, now: Instant) -> list[Effect]:
+        if self.state is State.INITIALIZE or self.handover is not None:
+            return []  # start() goes to Maintenance; a stop already hands over
+        if self.state is State.MASTER:
+            self.handover = Handover(Reason.MAINTENANCE)
+            return self._advertise(now)
+        return self._transition(Reason.MAINTENANCE, now)
+
+    def _rejoin_reason(self) -> Reason:
+        """Leaving Maintenance or Fault: where the router goes, and why."""
+        if self.maintenance:
+            return Reason.MAINTENANCE
+        if self.faulted:
+            return Reason.FAULT
+        if self.priority == OWNER_PRIORITY:
+            return Reason.ADDRESS_OWNER
+        return Reason.MAINTENANCE_ENDED if self.state is State.MAINTENANCE else Reason.FAULT_CLEARED
+
+    def hold(self, held: bool) -> None:
+        """Sync group: while held, a backup follows any master instead of preempting it."""
+        self._held = held
+        if held:
+            self._preempt_hold_until = None
+
+    def step_down(self, now: Instant) -> list[Effect]:
+        """Sync group: another member went Backup, so this master follows (priority 0 first,
+        so its peer takes over after Skew_Time)."""
+        if self.state is not State.MASTER or self.handover is not None:
+            return []
+        return self._transition(Reason.SYNC_GROUP, now)
 
     def reconfigure(self, config: RouterConfig, now: Instant) -> list[Effect]:
         """Apply a reloaded configuration in place (hitless reload): the state, the timers, the
@@ -241,6 +345,13 @@ class VirtualRouter:
         heard = self.wire.receive(packet, now.wall_ns)
         if isinstance(heard, RejectReason):
             return [Rejected(heard, packet.source)]
+        if self.handover is not None:
+            return self._handover_heard(heard, now)
+        if self.state is State.MAINTENANCE:
+            if heard.advert.priority != STOP_PRIORITY:  # who holds the VIPs, for the status
+                advert = heard.advert
+                self.master = MasterSeen(heard.source, advert.priority, advert.interval_cs)
+            return []
         if self.state is State.BACKUP:
             return self._backup_heard(heard, now)
         if self.state is State.MASTER:
@@ -249,6 +360,9 @@ class VirtualRouter:
 
     def poll(self, now: Instant) -> list[Effect]:
         """Fire the timer if it is due (calling early is harmless)."""
+        handover = self.handover
+        if handover and handover.release_at is not None and now.monotonic >= handover.release_at:
+            return self._transition(handover.reason, now)
         timer = self._timer
         if timer.deadline is None or now.monotonic < timer.deadline:
             return []
@@ -264,13 +378,12 @@ class VirtualRouter:
         """A tracked object's weight contribution or fault changed."""
         old_priority, was_faulted = self.priority, bool(self.faulted)
         self._trackers[name] = _Tracker(contribution, fault)
-        if self.state is State.INITIALIZE:
-            return []
+        if self.state in (State.INITIALIZE, State.MAINTENANCE):
+            return []  # recorded: they count when the router starts or leaves maintenance
         if self.faulted and not was_faulted:
             return self._transition(Reason.FAULT, now)
         if was_faulted and not self.faulted:
-            owner = self.priority == OWNER_PRIORITY
-            return self._transition(Reason.ADDRESS_OWNER if owner else Reason.FAULT_CLEARED, now)
+            return self._transition(self._rejoin_reason(), now)
         if self.priority != old_priority:
             return self._priority_changed(now)
         return []
@@ -298,7 +411,8 @@ class VirtualRouter:
     def _defers_to(self, heard: Heard, now: Instant) -> bool:
         """Does a backup accept the sender as its master (instead of preempting it)?"""
         mine = (self.priority, self.config.source)
-        if not self.config.preempt or outranks(heard.advert.priority, heard.source, *mine):
+        held = self._held or not self.config.preempt
+        if held or outranks(heard.advert.priority, heard.source, *mine):
             self._preempt_hold_until = None
             return True
         if self._preempt_hold_until is None:
@@ -315,6 +429,20 @@ class VirtualRouter:
         reason = Reason.EQUAL_PRIORITY_HIGHER_ADDRESS if tie else Reason.HIGHER_PRIORITY_ADVERT
         effects = self._transition(reason, now)
         return effects + self._backup_heard(heard, now)  # learn its interval, time it from now
+
+    def _handover_heard(self, heard: Heard, now: Instant) -> list[Effect]:
+        """Handing over: the first advert at a real priority is the peer that took over. Keep
+        the VIPs a little longer, until its announcements are out, then release them."""
+        handover, advert = self.handover, heard.advert
+        assert handover is not None
+        if advert.priority == STOP_PRIORITY or handover.peer is not None:
+            return []
+        handover.peer = heard.source
+        grace = min(HANDOVER_GRACE, advert.interval_cs / 100)
+        release = now.monotonic + grace
+        if handover.release_at is None or release < handover.release_at:
+            handover.release_at = release
+        return []
 
     def _answer_lower_master(self, now: Instant) -> list[Effect]:
         last = self._answered_lower_at
@@ -344,6 +472,7 @@ class VirtualRouter:
         effects: list[Effect] = []
         if old is State.MASTER:
             effects += self._leave_master(reason, now)
+        self.handover = None
         self.state, self.state_since, self.last_reason = new, now.monotonic, reason
         self._timer = _Clock()
         self.master = None
@@ -365,9 +494,12 @@ class VirtualRouter:
         """Stopping: priority 0, so a backup takes over after Skew_Time. Outranked: one last
         advert at our priority, so a winner that never heard us learns that clients may still
         point at us and re-announces (see _answer_lower_master)."""
-        stopping = reason in (Reason.SHUTDOWN, Reason.FAULT)
-        advert = self.config.advertisement(STOP_PRIORITY if stopping else self.priority)
-        return [*self.wire.transmit(advert, now.wall_ns), UnbindVips(self.config.vips)]
+        release = UnbindVips(self.config.vips)
+        if self.handover is not None and self.handover.peer is not None:
+            return [release]  # handed over: the new master is advertising already
+        outranked = reason in (Reason.HIGHER_PRIORITY_ADVERT, Reason.EQUAL_PRIORITY_HIGHER_ADDRESS)
+        advert = self.config.advertisement(self.priority if outranked else STOP_PRIORITY)
+        return [*self.wire.transmit(advert, now.wall_ns), release]
 
     def _enter_backup(self, now: Instant) -> None:
         self._master_interval_cs = self.config.interval_cs
@@ -375,9 +507,10 @@ class VirtualRouter:
         self._arm(_Timer.MASTER_DOWN, self.master_down_interval, now)
 
     def _advertise(self, now: Instant, *, announce: bool = False) -> list[Effect]:
-        self.master = MasterSeen(self.config.source, self.priority, self.config.interval_cs)
+        priority = self.advertised_priority
+        self.master = MasterSeen(self.config.source, priority, self.config.interval_cs)
         self._arm(_Timer.ADVERT, self.config.interval_cs / 100, now)
-        advert = self.config.advertisement(self.priority)
+        advert = self.config.advertisement(priority)
         effects: list[Effect] = list(self.wire.transmit(advert, now.wall_ns))
         if announce:
             self._reannounce = False

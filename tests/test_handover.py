@@ -1,0 +1,248 @@
+"""Make-before-break handover (maintenance, graceful stop) and the sync-group inputs of the core,
+on the in-memory link: the VIPs are never unowned, and the old master releases only after the
+new one has bound and announced them."""
+
+from __future__ import annotations
+
+import pytest
+from routerkit import Link, make_config
+
+from vipguard.proto.effects import (
+    Announce,
+    BindVips,
+    Reason,
+    State,
+    StateChanged,
+    Transmit,
+    UnbindVips,
+)
+from vipguard.proto.router import HANDOVER_GRACE
+
+A, B = "192.0.2.2", "192.0.2.3"
+
+
+def pair(a_priority: int = 150, b_priority: int = 100, interval_cs: int = 100) -> Link:
+    """A master, B backup, settled."""
+    link = Link()
+    link.add("a", make_config(a_priority, A, interval_cs=interval_cs))
+    link.add("b", make_config(b_priority, B, interval_cs=interval_cs))
+    link.start("a")
+    link.start("b")
+    link.run_until(5.0)
+    assert (state(link, "a"), state(link, "b")) == (State.MASTER, State.BACKUP)
+    return link
+
+
+def state(link: Link, name: str) -> State:
+    return link.routers[name].state
+
+
+def first(link: Link, name: str, kind: type, since: float) -> float:
+    return next(e.time for e in link.events(name, kind) if e.time >= since)
+
+
+def owners_over_time(link: Link) -> list[tuple[float, int]]:
+    """(time, number of routers holding the VIPs) after each bind or unbind."""
+    held: dict[str, bool] = {}
+    timeline = []
+    for event in link.log:
+        if isinstance(event.effect, (BindVips, UnbindVips)):
+            held[event.router] = isinstance(event.effect, BindVips)
+            timeline.append((event.time, sum(held.values())))
+    return timeline
+
+
+def advertised(link: Link, name: str, since: float) -> list[int]:
+    return [t.priority for at, t in link.transmits(name) if at >= since]
+
+
+def assert_make_before_break(link: Link, old: str, new: str, since: float) -> None:
+    announced = first(link, new, Announce, since)
+    released = first(link, old, UnbindVips, since)
+    assert released > announced
+    assert all(count >= 1 for at, count in owners_over_time(link) if at >= since)
+
+
+def test_maintenance_hands_over_make_before_break() -> None:
+    link = pair()
+    start = link.clock.now
+    link.maintenance("a", True)
+    assert state(link, "a") is State.MASTER  # still serving until b has taken over
+    link.run_until(start + 2.0)
+    assert (state(link, "a"), state(link, "b")) == (State.MAINTENANCE, State.MASTER)
+    took_over = first(link, "b", StateChanged, start)
+    assert took_over - start == pytest.approx(link.routers["b"].skew_time)
+    assert link.routers["b"].last_reason is Reason.PRIORITY_ZERO_RECEIVED
+    assert link.routers["a"].last_reason is Reason.MAINTENANCE
+    assert_make_before_break(link, "a", "b", start)
+    released = first(link, "a", UnbindVips, start)
+    assert released - took_over == pytest.approx(HANDOVER_GRACE)
+    assert set(advertised(link, "a", start)) == {0}
+
+
+def test_maintenance_without_a_peer_keeps_the_vips_and_invites_one() -> None:
+    link = Link()
+    link.add("a", make_config(150, A))
+    link.start("a")
+    link.run_until(5.0)
+    link.maintenance("a", True)
+    link.run_until(30.0)
+    assert state(link, "a") is State.MASTER
+    assert not link.events("a", UnbindVips)
+    assert set(advertised(link, "a", 5.0)) == {0}  # every interval: "take over from me"
+    link.add("b", make_config(100, B))
+    joined = link.clock.now
+    link.start("b")
+    link.run_until(joined + 3.0)
+    assert (state(link, "a"), state(link, "b")) == (State.MAINTENANCE, State.MASTER)
+    assert_make_before_break(link, "a", "b", joined)
+
+
+def test_maintenance_off_while_still_handing_over_resumes_the_real_priority() -> None:
+    link = Link()
+    link.add("a", make_config(150, A))
+    link.start("a")
+    link.run_until(5.0)
+    link.maintenance("a", True)
+    link.run_until(6.5)
+    link.maintenance("a", False)
+    link.run_until(9.0)
+    assert state(link, "a") is State.MASTER
+    assert advertised(link, "a", 6.5) == [150, 150, 150]
+    assert link.routers["a"].handover is None
+
+
+def test_maintenance_off_rejoins_the_election_and_preemption_brings_it_back() -> None:
+    link = pair()
+    link.maintenance("a", True)
+    link.run_until(8.0)
+    assert state(link, "a") is State.MAINTENANCE
+    assert link.routers["a"].master is not None  # it still sees who holds the VIPs
+    assert str(link.routers["a"].master.address) == B
+    link.maintenance("a", False)
+    assert (state(link, "a"), link.routers["a"].last_reason) == (
+        State.BACKUP,
+        Reason.MAINTENANCE_ENDED,
+    )
+    link.run_until(14.0)
+    assert (state(link, "a"), state(link, "b")) == (State.MASTER, State.BACKUP)
+
+
+def test_a_router_started_in_maintenance_never_binds_and_faults_wait_for_the_end() -> None:
+    link = Link()
+    router = link.add("a", make_config(255, A))  # even the address owner
+    router.maintenance = True
+    link.start("a")
+    assert state(link, "a") is State.MAINTENANCE
+    link.track("a", "link", fault=True)
+    link.run_until(10.0)
+    assert state(link, "a") is State.MAINTENANCE
+    assert not link.events("a", BindVips) and not link.events("a", Transmit)
+    link.maintenance("a", False)
+    assert (state(link, "a"), router.last_reason) == (State.FAULT, Reason.FAULT)
+    link.track("a", "link", fault=False)
+    assert (state(link, "a"), router.last_reason) == (State.MASTER, Reason.ADDRESS_OWNER)
+
+
+def test_a_fault_cleared_during_maintenance_returns_to_maintenance() -> None:
+    link = pair()
+    link.track("a", "proxy", fault=True)
+    link.run_until(8.0)
+    link.maintenance("a", True)
+    assert state(link, "a") is State.MAINTENANCE
+    link.track("a", "proxy", fault=True)
+    link.maintenance("a", False)
+    link.maintenance("a", True)
+    link.track("a", "proxy", fault=False)
+    assert state(link, "a") is State.MAINTENANCE
+
+
+def test_owner_in_maintenance_hands_over_too() -> None:
+    link = pair(a_priority=255)
+    start = link.clock.now
+    link.maintenance("a", True)
+    link.run_until(start + 2.0)
+    assert (state(link, "a"), state(link, "b")) == (State.MAINTENANCE, State.MASTER)
+    assert_make_before_break(link, "a", "b", start)
+
+
+def test_graceful_stop_with_handover_releases_after_the_peer_announced() -> None:
+    link = pair(interval_cs=10)
+    start = link.clock.now
+    link.shutdown("a", handover=True)
+    assert state(link, "a") is State.MASTER
+    link.run_until(start + 1.0)
+    assert (state(link, "a"), state(link, "b")) == (State.INITIALIZE, State.MASTER)
+    assert link.routers["a"].last_reason is Reason.SHUTDOWN
+    assert_make_before_break(link, "a", "b", start)
+    released = first(link, "a", UnbindVips, start)
+    grace = min(HANDOVER_GRACE, 0.1)  # one advert interval of the new master
+    assert released - first(link, "b", StateChanged, start) == pytest.approx(grace)
+
+
+def test_graceful_stop_without_a_peer_gives_up_after_master_down_interval() -> None:
+    link = Link()
+    router = link.add("a", make_config(150, A))
+    link.start("a")
+    link.run_until(5.0)
+    bound = router.master_down_interval
+    link.shutdown("a", handover=True)
+    link.run_until(5.0 + bound - 0.01)
+    assert state(link, "a") is State.MASTER
+    link.run_until(5.0 + bound)
+    assert state(link, "a") is State.INITIALIZE
+    assert first(link, "a", UnbindVips, 5.0) == pytest.approx(5.0 + bound)
+
+
+def test_stop_during_a_maintenance_handover_is_bounded_and_keeps_the_peer_rule() -> None:
+    link = Link()
+    router = link.add("a", make_config(150, A))
+    link.start("a")
+    link.run_until(5.0)
+    link.maintenance("a", True)
+    link.run_until(20.0)  # no peer: still master
+    link.shutdown("a", handover=True)
+    link.run_until(20.0 + router.master_down_interval)
+    assert state(link, "a") is State.INITIALIZE
+
+
+def test_plain_shutdown_still_releases_at_once() -> None:
+    link = pair()
+    start = link.clock.now
+    link.shutdown("a")
+    assert state(link, "a") is State.INITIALIZE
+    assert first(link, "a", UnbindVips, start) == start
+
+
+# ---------------------------------------------------------------------- sync group inputs
+
+
+def test_step_down_sends_priority_zero_and_the_peer_takes_over_after_skew() -> None:
+    link = pair()
+    start = link.clock.now
+    link.step_down("a")
+    assert (state(link, "a"), link.routers["a"].last_reason) == (State.BACKUP, Reason.SYNC_GROUP)
+    assert advertised(link, "a", start) == [0]
+    link.run_until(start + 1.0)
+    assert state(link, "b") is State.MASTER
+
+
+def test_a_held_backup_does_not_preempt_until_released() -> None:
+    link = pair()
+    link.routers["a"].hold(True)
+    link.step_down("a")
+    link.run_until(20.0)
+    assert (state(link, "a"), state(link, "b")) == (State.BACKUP, State.MASTER)
+    link.routers["a"].hold(False)
+    released = link.clock.now
+    link.run_until(released + 5.0)
+    assert (state(link, "a"), state(link, "b")) == (State.MASTER, State.BACKUP)
+    assert link.routers["a"].last_reason is Reason.PREEMPTED_LOWER_PRIORITY
+
+
+def test_a_held_backup_still_takes_over_from_a_dead_master() -> None:
+    link = pair()
+    link.routers["b"].hold(True)
+    link.crash("a")
+    link.run_until(10.0)
+    assert state(link, "b") is State.MASTER
