@@ -131,10 +131,50 @@ def test_graceful_stop_sends_priority_zero_before_releasing(journal: Journal) ->
         driver.start(link_up=True)
         await settle(driver)
         journal.entries.clear()
-        await driver.stop()
+        await driver.stop(handover=False)
         assert journal.entries == [("send", 0, "224.0.0.18"), ("unbind", "192.0.2.100/24")]
         assert driver.bound == set()
         assert driver.router.next_deadline() is None
+
+    asyncio.run(scenario())
+
+
+def test_stop_with_handover_keeps_the_vips_until_the_peer_took_over(journal: Journal) -> None:
+    async def scenario() -> None:
+        driver = make_driver(journal, priority=255)
+        driver.start(link_up=True)
+        await settle(driver)
+        journal.entries.clear()
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.create_task(driver.stop())
+        await driver.wait_until(lambda: bool(journal.entries), 1.0)  # the priority-0 advert
+        assert driver.bound == {VIP} and not stopping.done()
+        heard = loop.time()
+        driver.on_packet(advert(100))  # the peer took over
+        await stopping
+        released = loop.time()
+        grace = 0.05  # one advert interval of the new master (< HANDOVER_GRACE)
+        assert grace <= released - heard < grace + 0.1
+        assert journal.kinds()[-1] == "unbind"
+        assert {entry[1] for entry in journal.entries if entry[0] == "send"} == {0}
+
+    asyncio.run(scenario())
+
+
+def test_stop_with_handover_and_no_peer_gives_up_after_master_down_interval(
+    journal: Journal,
+) -> None:
+    async def scenario() -> None:
+        driver = make_driver(journal, priority=100)
+        driver.start(link_up=True)
+        await driver.wait_until(lambda: driver.router.state.value == "master", 1.0)
+        await settle(driver)
+        bound = driver.router.master_down_interval
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await driver.stop()
+        assert bound <= loop.time() - started < bound + 0.1
+        assert driver.bound == set() and journal.kinds()[-1] == "unbind"
 
     asyncio.run(scenario())
 

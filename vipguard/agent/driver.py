@@ -4,6 +4,10 @@ Inputs run synchronously on the event loop (the core is pure and fast). Adverts 
 so they never wait behind netlink work; every other effect is queued and executed strictly in
 order by one worker task, so a VIP is bound before it is announced and released only after the
 priority-0 advert has left.
+
+Two observers look on without sitting on the decision path: ``on_input`` right after the core
+handled an input (sync groups coordinate their members there), and ``on_transition`` when a state
+change is executed, in order with the binds and releases before it (hooks and the event stream).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ TAKEOVER_REASONS = frozenset(
 BIND_RETRY_AFTER = 5.0
 UNBIND_RETRY_AFTER = 1.0
 STOP_TIMEOUT = 8.0  # one VIP may take 3 attempts of 2 s
+HANDOVER_SLACK = 1.0  # beyond the core's own bound (Master_Down_Interval) on a handover
 
 
 @dataclass(slots=True)
@@ -95,11 +100,15 @@ class RouterDriver:
         labels: dict[IPInterface, str | None],
         announce: AnnouncePolicy,
         on_failure: Callable[[BaseException], None] = lambda error: None,
+        on_input: Callable[[RouterDriver], None] = lambda driver: None,
+        on_transition: Callable[[RouterDriver, StateChanged], None] = lambda driver, change: None,
     ) -> None:
         self.name, self.router, self.egress = name, router, egress
         self._netlink, self._clock, self._labels = netlink, clock, labels
         self._announce_policy = announce
         self._on_failure = on_failure
+        self.on_input, self.on_transition = on_input, on_transition
+        self._changed = asyncio.Event()
         self.counters = Counters()
         self.bound: set[IPInterface] = set()
         self.last_transition: dict[str, Any] | None = None
@@ -135,7 +144,34 @@ class RouterDriver:
         self._feed(effects)
 
     def on_link(self, up: bool) -> None:
-        self._feed(self.router.track(self._link_tracker, self._clock.now(), fault=not up))
+        self.track(self._link_tracker, fault=not up)
+
+    def track(self, name: str, *, contribution: int = 0, fault: bool = False) -> None:
+        """A tracked object changed: its weight contribution, or whether it faults the router."""
+        self._feed(
+            self.router.track(name, self._clock.now(), contribution=contribution, fault=fault)
+        )
+
+    def set_maintenance(self, on: bool) -> None:
+        """Hand the VIPs to a peer and stay out of the election (on), or rejoin it (off)."""
+        self._feed(self.router.set_maintenance(on, self._clock.now()))
+
+    def hold(self, held: bool) -> None:
+        self.router.hold(held)
+
+    def step_down(self) -> None:
+        self._feed(self.router.step_down(self._clock.now()))
+
+    async def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Whether ``condition`` (of the router) held within ``timeout``; re-checked after
+        every input the core handles."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not condition():
+                    await self._changed.wait()
+        except TimeoutError:
+            return condition()
+        return True
 
     def reconfigure(
         self,
@@ -170,10 +206,14 @@ class RouterDriver:
             self._queue.put_nowait(BindVips(tuple(lost), accept))
             self._queue.put_nowait(Announce(tuple(lost)))
 
-    async def stop(self) -> None:
-        """Graceful stop: priority 0 if master, release the VIPs, then end the worker (bounded:
-        a hung netlink call must not keep systemd waiting until it kills us)."""
-        self._feed(self.router.shutdown(self._clock.now()))
+    async def stop(self, *, handover: bool = True) -> None:
+        """Graceful stop: priority 0 if master, and (``handover``) keep the VIPs until a peer has
+        taken over them, at most Master_Down_Interval; release them, then end the worker
+        (bounded: a hung netlink call must not keep systemd waiting until it kills us)."""
+        self._feed(self.router.shutdown(self._clock.now(), handover=handover))
+        bound = self.router.master_down_interval + HANDOVER_SLACK
+        if not await self.wait_until(lambda: self.router.state is State.INITIALIZE, bound):
+            self._feed(self.router.shutdown(self._clock.now()))  # cannot happen: the core bounds it
         try:
             await asyncio.wait_for(self._queue.join(), STOP_TIMEOUT)
         except TimeoutError:
@@ -210,6 +250,16 @@ class RouterDriver:
                 self._transmit(effect)  # adverts never wait behind netlink work
             else:
                 self._queue.put_nowait(effect)
+        self._changed.set()
+        self._changed = asyncio.Event()
+        self._observe(self.on_input, self)
+
+    def _observe(self, observer: Callable[..., None], *args: Any) -> None:
+        """Observers must never break the protocol: a failure is logged, not raised."""
+        try:
+            observer(*args)
+        except Exception as error:
+            logs.event("observer_failed", logging.ERROR, instance=self.name, error=repr(error))
 
     def _rearm(self) -> None:
         deadline = self.router.next_deadline()
@@ -360,6 +410,7 @@ class RouterDriver:
             reason=effect.reason.value,
             priority=self.router.priority,
         )
+        self._observe(self.on_transition, self, effect)
 
     # ------------------------------------------------------------------ announcements
 
