@@ -2,5 +2,6 @@
 that turns their results into up/down states and priority contributions."""
 
 from .policy import Hysteresis, contribution
+from .tracker import Tracker, TrackerStatus
 
-__all__ = ["Hysteresis", "contribution"]
+__all__ = ["Hysteresis", "Tracker", "TrackerStatus", "contribution"]
