@@ -3,7 +3,8 @@
 :func:`load` returns a complete :class:`Config` or raises :class:`ConfigError` with every problem
 it found, each naming the file, the key path, the line where it can be found and what would be
 valid, so an operator fixes a file in one pass. The only I/O is reading the file and the
-``secret_file`` keys it names.
+``secret_file`` keys it names, and looking up the programs and users that trackers and notify
+hooks name (a hook that cannot run is a silent failure; better to refuse the file).
 
 One ``[[instance]]`` may hold IPv4 and IPv6 VIPs; the agent runs one virtual router per address
 family (:meth:`InstanceConfig.router_config`), and unicast peers, source and multicast group apply
@@ -17,16 +18,20 @@ import difflib
 import ipaddress
 import math
 import os
+import pwd
 import re
+import shlex
+import shutil
 import stat
 import tomllib
+import urllib.parse
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from ipaddress import IPv4Interface, IPv6Interface
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from .proto.addresses import IPAddress
 from .proto.auth import (
@@ -57,6 +62,14 @@ MAX_PREEMPT_DELAY = Fraction(1000)
 MAX_ANNOUNCE_COUNT = 100
 MAX_ANNOUNCE_INTERVAL = Fraction(1)
 MIN_ANNOUNCE_REFRESH = Fraction(1)
+MAX_TRACK_WEIGHT = 253
+MAX_TRACKER_COUNT = 100  # rise and fall
+MIN_TRACKER_INTERVAL = Fraction(1, 100)
+MAX_TRACKER_TIME = Fraction(3600)  # interval and timeout
+MIN_TRACKER_TIMEOUT = Fraction(1, 1000)
+DEFAULT_NOTIFY_TIMEOUT = Fraction(10)
+MIN_NOTIFY_TIMEOUT = Fraction(1, 10)
+MAX_NOTIFY_TIMEOUT = Fraction(600)
 
 _T = TypeVar("_T")
 _FAMILY_NAMES = {4: "IPv4", 6: "IPv6"}
@@ -474,9 +487,13 @@ class _Table:
         return None
 
     def duration(
-        self, name: str, default: Fraction, high: Fraction | None = None
+        self,
+        name: str,
+        default: Fraction,
+        high: Fraction | None = None,
+        low: Fraction = Fraction(0),
     ) -> Fraction | None:
-        """A non-negative duration in seconds, at most ``high``."""
+        """A duration in seconds in ``low..high`` (no upper bound if ``high`` is None)."""
         if name not in self.data:
             return default
         value = self.data[name]
@@ -485,8 +502,9 @@ class _Table:
         except ValueError as error:
             self.report(name, str(error))
             return None
-        if high is not None and seconds > high:
-            self.report(name, f"{_show(value)} is outside 0s..{format_duration(high)}")
+        if seconds < low or (high is not None and seconds > high):
+            top = "" if high is None else format_duration(high)
+            self.report(name, f"{_show(value)} is outside {format_duration(low)}..{top}")
             return None
         return seconds
 
@@ -555,17 +573,65 @@ def _show(value: object) -> str:
 
 # --------------------------------------------------------------------------- the document
 
-_TOP_KEYS = ("agent", "instance")
+_TOP_KEYS = ("agent", "instance", "tracker", "sync_group")
+# keepalived's names, for operators migrating a keepalived.conf.
+_TOP_HINTS = {
+    "vrrp_script": "use a [[tracker]] with script = [...]",
+    "vrrp_sync_group": "use a [[sync_group]] with name = ... and instances = [...]",
+}
 _AGENT_KEYS = ("control_socket", "state_dir", "log_format", "realtime_priority", "metrics")
 
 
 def _config(context: _Context, data: dict[str, object], path: Path) -> Config | None:
-    top = _Table(context, "", data, _TOP_KEYS)
+    top = _Table(context, "", data, _TOP_KEYS, _TOP_HINTS)
     agent = _agent(top)
-    instances = _instances(top)
-    if agent is None or instances is None:
+    trackers, weights = _trackers(top)
+    instances, names = _instances(top, weights)
+    sync_groups = _sync_groups(top, names)
+    if agent is None or trackers is None or instances is None or sync_groups is None:
         return None
-    return Config(path, agent, instances)
+    return Config(path, agent, instances, trackers, sync_groups)
+
+
+def _tables(top: _Table, section: str) -> tuple[list[tuple[int, dict[str, object]]], bool]:
+    """The ``[[section]]`` tables with their indexes, and whether every item was a table
+    (the others are reported)."""
+    items = top.data.get(section, [])
+    if not isinstance(items, list):
+        got = "a single table" if isinstance(items, dict) else _describe(items)
+        top.report(section, f"expected [[{section}]] tables (double brackets), got {got}")
+        return [], False
+    tables: list[tuple[int, dict[str, object]]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            tables.append((index, item))
+        else:
+            top.report(f"{section}[{index}]", f"expected a table, got {_describe(item)}")
+    return tables, len(tables) == len(items)
+
+
+def _check_unique(context: _Context, section: str, names: Iterable[tuple[int, str | None]]) -> None:
+    """Report every ``[[section]]`` whose name an earlier one already has."""
+    first: dict[str, int] = {}
+    for index, name in names:
+        if name is None:
+            continue
+        if name in first:
+            context.report(
+                f"{section}[{index}].name",
+                f"{name!r} is already the name of {section}[{first[name]}]; "
+                f"each [[{section}]] needs a name of its own",
+            )
+        first.setdefault(name, index)
+
+
+def _unknown_name(name: str, known: Sequence[str], section: str) -> str:
+    """``'proxi' names no [[tracker]]; did you mean 'proxy'? (trackers: proxy, uplink)``"""
+    if not known:
+        return f"{name!r} names no [[{section}]] (there are none in this file)"
+    close = difflib.get_close_matches(name, known, n=1)
+    suggestion = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{name!r} names no [[{section}]]{suggestion} ({section}s: {', '.join(known)})"
 
 
 def _agent(top: _Table) -> AgentSettings | None:
@@ -588,29 +654,35 @@ def _agent(top: _Table) -> AgentSettings | None:
     return AgentSettings(socket, state_dir, log_format, realtime, metrics)
 
 
-def _metrics_address(table: _Table) -> tuple[str, int] | bool | None:
+def _metrics_address(table: _Table) -> tuple[str, int] | Literal[False] | None:
     """``"host:port"`` (IPv6 as ``"[::1]:9650"``), or ``""`` for no metrics; False if invalid."""
     text = table.get("metrics", str, "127.0.0.1:9650")
     if text is None:
         return False
     if text == "":
         return None
-    host, _, port = text.rpartition(":")
-    bracketed = host.startswith("[") and host.endswith("]")
-    host = host[1:-1] if bracketed else host
-    try:
-        address = ipaddress.ip_address(host)
-        number = int(port) if bracketed == (address.version == 6) else 0
-    except ValueError:
-        number = 0
-    if not 1 <= number <= 65535:
+    endpoint = _host_port(text)
+    if endpoint is None:
         table.report(
             "metrics",
             f'{text!r} is not an address:port such as "127.0.0.1:9650",'
             ' "[::1]:9650", or "" for no metrics endpoint',
         )
         return False
-    return host, number
+    return str(endpoint[0]), endpoint[1]
+
+
+def _host_port(text: str) -> tuple[IPAddress, int] | None:
+    """``"192.0.2.1:80"`` or ``"[2001:db8::1]:80"`` (IP literals only); None if neither."""
+    host, _, port = text.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    try:
+        address = ipaddress.ip_address(host[1:-1] if bracketed else host)
+    except ValueError:
+        return None
+    if bracketed != (address.version == 6) or not (port.isascii() and port.isdigit()):
+        return None
+    return (address, int(port)) if 1 <= int(port) <= 65535 else None
 
 
 def _absolute_path(table: _Table, name: str, default: Path) -> Path | None:
@@ -623,27 +695,25 @@ def _absolute_path(table: _Table, name: str, default: Path) -> Path | None:
     return Path(text)
 
 
-def _instances(top: _Table) -> tuple[InstanceConfig, ...] | None:
+def _instances(
+    top: _Table, trackers: Mapping[str, int]
+) -> tuple[tuple[InstanceConfig, ...] | None, list[str]]:
+    """The instances if all are valid, and every instance name that could be read."""
     items = top.data.get("instance")
     if items is None or items == []:
         top.report("instance", "no [[instance]] tables: configure at least one virtual router")
-        return None
-    if not isinstance(items, list):
-        got = "a single table" if isinstance(items, dict) else _describe(items)
-        top.report("instance", f"expected [[instance]] tables (double brackets), got {got}")
-        return None
+        return None, []
+    tables, complete = _tables(top, "instance")
     built: list[InstanceConfig] = []
     identities: list[_Identity] = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            top.report(f"instance[{index}]", f"expected a table, got {_describe(item)}")
-            continue
-        instance, identity = _instance(top.context, index, item)
+    for index, item in tables:
+        instance, identity = _instance(top.context, index, item, trackers)
         identities.append(identity)
         if instance is not None:
             built.append(instance)
     _check_across(top.context, identities)
-    return tuple(built) if len(built) == len(items) else None
+    names = [identity.name for identity in identities if identity.name is not None]
+    return (tuple(built) if complete and len(built) == len(tables) else None), names
 
 
 # --------------------------------------------------------------------------- one instance
@@ -666,6 +736,8 @@ _INSTANCE_KEYS = (
     "use_vmac",
     "announce",
     "auth",
+    "track",
+    "notify",
 )
 # keepalived's names, for operators migrating a keepalived.conf.
 _INSTANCE_HINTS = {
@@ -678,6 +750,14 @@ _INSTANCE_HINTS = {
     "vip_labels": (
         'give the label with its VIP: vips = [{ address = "192.0.2.100/24", label = "eth0:web" }]'
     ),
+    **dict.fromkeys(
+        ("track_script", "track_interface", "track_file"),
+        "use track = [...] naming [[tracker]] tables",
+    ),
+    **{
+        f"notify_{state}": f"use [instance.notify] {state} = [...]"
+        for state in ("master", "backup", "fault")
+    },
 }
 
 
@@ -697,7 +777,7 @@ class _Identity:
 
 
 def _instance(
-    context: _Context, index: int, data: dict[str, object]
+    context: _Context, index: int, data: dict[str, object], trackers: Mapping[str, int]
 ) -> tuple[InstanceConfig | None, _Identity]:
     before = len(context.problems)
     table = _Table(context, f"instance[{index}]", data, _INSTANCE_KEYS, _INSTANCE_HINTS)
@@ -718,6 +798,8 @@ def _instance(
     checksum = table.choice("checksum", [policy.value for policy in ChecksumPolicy], "auto")
     announce = _announce(table)
     auth = _auth(table, interval_cs)
+    track = _track(table, trackers)
+    notify = _notify(table)
     identity = _Identity(index, name, interface, vrid, tuple(vips))
     if len(context.problems) > before:
         return None, identity
@@ -739,6 +821,8 @@ def _instance(
         auth=auth,
         use_vmac=_valid(use_vmac),
         announce=_valid(announce),
+        track=track,
+        notify=notify,
     )
     return instance, identity
 
@@ -761,7 +845,13 @@ def _name(table: _Table) -> str | None:
 
 
 def _interface_name(table: _Table) -> str | None:
-    name = table.need("interface", str, "the network interface, like 'eth0'")
+    return _checked_interface(
+        table, table.need("interface", str, "the network interface, like 'eth0'")
+    )
+
+
+def _checked_interface(table: _Table, name: str | None) -> str | None:
+    """``name`` (read from the key ``interface``) if it can be an interface's name."""
     problem = None if name is None else _interface_problem(name)
     if problem:
         table.report("interface", problem)
@@ -1167,6 +1257,367 @@ def _check_secret_file(path: Path, info: os.stat_result) -> None:
     if info.st_mode & 0o077:
         mode = stat.S_IMODE(info.st_mode)
         raise ValueError(f"{path} is open to group/others (mode {mode:04o}); run: chmod 600 {path}")
+
+
+# --------------------------------------------------------------------------- commands
+
+_COMMAND_EXAMPLE = '["/usr/local/bin/check-proxy", "--quick"]'
+
+
+def _command(table: _Table, name: str) -> tuple[str, ...] | None:
+    """The argv of ``name``: an array of strings, or a string split like a shell would (no
+    expansion). The program must be an absolute path to an executable file."""
+    value = table.data[name]
+    argv = _split_command(value) if isinstance(value, str) else _argv_array(table, name, value)
+    if isinstance(argv, str):
+        table.report(name, argv)
+        return None
+    if argv is None:
+        return None
+    problem = _program_problem(argv[0])
+    if problem:
+        table.report(name if isinstance(value, str) else f"{name}[0]", problem)
+        return None
+    return argv
+
+
+def _split_command(text: str) -> tuple[str, ...] | str:
+    """The argv of a command string, or what is wrong with it."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as error:
+        return f"{text!r} cannot be split into arguments ({error}); check the quotes"
+    if not argv:
+        return f"is empty: give the program and its arguments, like {_COMMAND_EXAMPLE}"
+    return tuple(argv)
+
+
+def _argv_array(table: _Table, name: str, value: object) -> tuple[str, ...] | str | None:
+    """The argv of an array of strings, or what is wrong with it (None: reported already)."""
+    if not isinstance(value, list):
+        return f"expected a command like {_COMMAND_EXAMPLE} (or one string), got {_describe(value)}"
+    if not value:
+        return f"is empty: give the program and its arguments, like {_COMMAND_EXAMPLE}"
+    strings = [item for item in value if isinstance(item, str)]
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            table.report(f"{name}[{index}]", f"expected a string, got {_describe(item)}")
+    return tuple(strings) if len(strings) == len(value) else None
+
+
+def _program_problem(program: str) -> str | None:
+    if not os.path.isabs(program):
+        found = shutil.which(program)
+        example = found or f"/usr/local/bin/{program}"
+        return (
+            f"{program!r} is not an absolute path; write the program's full path, like {example!r}"
+        )
+    path = Path(program)
+    if not path.exists():
+        return f"{program} does not exist; install it or correct the path"
+    if not path.is_file():
+        return f"{program} is not a file; name the program to run"
+    if not os.access(path, os.X_OK):
+        return f"{program} is not executable; run: chmod +x {program}"
+    return None
+
+
+# --------------------------------------------------------------------------- trackers
+
+_CHECK_KINDS = ("interface", "file", "script", "tcp", "http")
+_TRACKER_KEYS = (
+    "name",
+    *_CHECK_KINDS,
+    "expect_status",
+    "verify_tls",
+    "interval",
+    "timeout",
+    "rise",
+    "fall",
+    "weight",
+    "user",
+)
+# Keys that only some kinds of check read.
+_KIND_KEYS = {"expect_status": ("http",), "verify_tls": ("http",), "user": ("script",)}
+_WEIGHT_RANGE = "0: Fault while the tracker is down; others move the priority"
+
+
+def _trackers(top: _Table) -> tuple[tuple[TrackerConfig, ...] | None, dict[str, int]]:
+    """The trackers if all are valid, and the default weight of every tracker name that could
+    be read (0 where the weight itself is wrong), for resolving instances' references."""
+    tables, complete = _tables(top, "tracker")
+    built: list[TrackerConfig] = []
+    weights: dict[str, int] = {}
+    names: list[tuple[int, str | None]] = []
+    for index, data in tables:
+        tracker, name, weight = _tracker(top.context, index, data)
+        names.append((index, name))
+        if name is not None:
+            weights.setdefault(name, weight)
+        built += [] if tracker is None else [tracker]
+    _check_unique(top.context, "tracker", names)
+    return (tuple(built) if complete and len(built) == len(tables) else None), weights
+
+
+def _tracker(
+    context: _Context, index: int, data: dict[str, object]
+) -> tuple[TrackerConfig | None, str | None, int]:
+    before = len(context.problems)
+    table = _Table(context, f"tracker[{index}]", data, _TRACKER_KEYS)
+    name = _name(table)
+    weight = table.integer("weight", -MAX_TRACK_WEIGHT, MAX_TRACK_WEIGHT, _WEIGHT_RANGE, 0)
+    check = _check(table)
+    rhythm = _rhythm(table)
+    if len(context.problems) > before or check is None:
+        return None, name, weight or 0
+    tracker = TrackerConfig(_valid(name), check, _valid(rhythm), _valid(weight))
+    return tracker, name, tracker.weight
+
+
+def _check(table: _Table) -> Check | None:
+    kinds = [key for key in table.data if key in _CHECK_KINDS]
+    if len(kinds) != 1:
+        _report_kinds(table, kinds)
+        return None
+    kind = kinds[0]
+    for key, applies_to in _KIND_KEYS.items():
+        if key in table.data and kind not in applies_to:
+            names = " and ".join(applies_to)
+            table.report(key, f"applies to {names} trackers only; this tracker checks {kind}")
+    return _CHECK_READERS[kind](table)
+
+
+def _report_kinds(table: _Table, kinds: list[str]) -> None:
+    exactly = f"a tracker checks exactly one of: {', '.join(_CHECK_KINDS)}"
+    if not kinds:
+        example = 'http = "http://127.0.0.1/healthz"'
+        table.context.report(table.path, f"{exactly}; give one, like {example}")
+        return
+    given = " and ".join(kinds)
+    table.report(kinds[1], f"{exactly}; this one has {given}: write a [[tracker]] for each")
+
+
+def _interface_check(table: _Table) -> InterfaceCheck | None:
+    name = _checked_interface(table, table.optional("interface", str))
+    return None if name is None else InterfaceCheck(name)
+
+
+def _file_check(table: _Table) -> FileCheck | None:
+    path = _absolute_path(table, "file", Path("/run/vipguard/drain"))
+    return None if path is None else FileCheck(path)
+
+
+def _script_check(table: _Table) -> ScriptCheck | None:
+    command = _command(table, "script")
+    user = _user(table)  # a wrong user is reported; the tracker is dropped with the problem
+    return None if command is None else ScriptCheck(command, user)
+
+
+def _user(table: _Table) -> str | None:
+    user = table.optional("user", str)
+    if user is None:
+        return None
+    try:
+        pwd.getpwnam(user)
+    except (KeyError, ValueError):
+        table.report("user", f"no such user {user!r} on this host; name an existing user")
+        return None
+    return user
+
+
+def _tcp_check(table: _Table) -> TcpCheck | None:
+    text = table.optional("tcp", str)
+    endpoint = None if text is None else _host_port(text)
+    if text is not None and endpoint is None:
+        example = '"127.0.0.1:8080" or "[::1]:8080"'
+        table.report("tcp", f"{text!r} is not an IP address and port such as {example}")
+    return None if endpoint is None else TcpCheck(*endpoint)
+
+
+def _http_check(table: _Table) -> HttpCheck | None:
+    text = table.optional("http", str)
+    url = None if text is None else _http_url(table, text)
+    statuses = _expect_status(table)
+    verify_tls = table.get("verify_tls", bool, True)
+    if url is None or statuses is None or verify_tls is None:
+        return None
+    return HttpCheck(url, statuses, verify_tls)
+
+
+def _http_url(table: _Table, text: str) -> str | None:
+    """``text`` with the path defaulting to "/", if it is an http(s) URL with a host."""
+    example = "'http://127.0.0.1:8080/healthz'"
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError as error:
+        table.report("http", f"{text!r} is not a valid URL ({error}); write one like {example}")
+        return None
+    if parts.scheme not in ("http", "https"):
+        scheme = f"the scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+        table.report(
+            "http", f"{text!r} has {scheme}; give an http:// or https:// URL like {example}"
+        )
+    elif not parts.hostname or port == 0:
+        table.report("http", f"{text!r} has no host or port 0; write a URL like {example}")
+    else:
+        return urllib.parse.urlunsplit(parts._replace(path=parts.path or "/"))
+    return None
+
+
+def _expect_status(table: _Table) -> tuple[int, ...] | None:
+    items = table.get("expect_status", list, [200])
+    if items is not None and not items:
+        table.report("expect_status", "is empty: give the statuses that mean up, like [200, 204]")
+    statuses = [item for item in items or [] if _is_kind(item, int) and 100 <= item <= 599]
+    for index, item in enumerate(items or []):
+        if not _is_kind(item, int):
+            table.report(f"expect_status[{index}]", _type_message(item, int))
+        elif item not in statuses:
+            table.report(f"expect_status[{index}]", f"{item} is not an HTTP status (100..599)")
+    return tuple(statuses) if items and len(statuses) == len(items) else None
+
+
+_CHECK_READERS: dict[str, Callable[[_Table], Check | None]] = {
+    "interface": _interface_check,
+    "file": _file_check,
+    "script": _script_check,
+    "tcp": _tcp_check,
+    "http": _http_check,
+}
+
+
+def _rhythm(table: _Table) -> Rhythm | None:
+    interval = table.duration("interval", Fraction(1), MAX_TRACKER_TIME, MIN_TRACKER_INTERVAL)
+    # Checks never overlap, so a timeout longer than the interval just spaces them out.
+    default_timeout = min(interval or Fraction(1), Fraction(1))
+    timeout = table.duration("timeout", default_timeout, MAX_TRACKER_TIME, MIN_TRACKER_TIMEOUT)
+    rise = table.integer("rise", 1, MAX_TRACKER_COUNT, "successes in a row to come up", 2)
+    fall = table.integer("fall", 1, MAX_TRACKER_COUNT, "failures in a row to go down", 3)
+    if interval is None or timeout is None or rise is None or fall is None:
+        return None
+    return Rhythm(float(interval), float(timeout), rise, fall)
+
+
+# --------------------------------------------------------------------------- track and notify
+
+_TRACK_EXAMPLE = '["proxy", { tracker = "uplink", weight = -50 }]'
+_NOTIFY_KEYS = ("master", "backup", "fault", "maintenance", "any")
+
+
+def _track(table: _Table, trackers: Mapping[str, int]) -> tuple[TrackRef, ...]:
+    """The instance's valid references to trackers (``trackers``: name -> default weight)."""
+    refs: list[TrackRef] = []
+    first: dict[str, str] = {}
+    for index, item in enumerate(table.get("track", list, []) or []):
+        key = f"track[{index}]"
+        ref = _track_ref(table, key, item, trackers)
+        if ref is not None and ref.tracker in first:
+            other = first[ref.tracker]
+            table.report(key, f"{ref.tracker!r} is tracked twice (also {other}); list it once")
+        elif ref is not None:
+            first[ref.tracker] = key
+            refs.append(ref)
+    return tuple(refs)
+
+
+def _track_ref(
+    table: _Table, key: str, item: object, trackers: Mapping[str, int]
+) -> TrackRef | None:
+    if isinstance(item, str):
+        known = _known_tracker(table, key, item, trackers)
+        return None if known is None else TrackRef(known, trackers[known])
+    if not isinstance(item, dict):
+        expected = f"a tracker name or a table, like {_TRACK_EXAMPLE}"
+        table.report(key, f"expected {expected}, got {_describe(item)}")
+        return None
+    entry = _Table(table.context, table.key(key), item, ("tracker", "weight"))
+    name = entry.need("tracker", str, "the name of a [[tracker]]")
+    known = None if name is None else _known_tracker(entry, "tracker", name, trackers)
+    default = trackers[known] if known is not None else 0
+    weight = entry.integer("weight", -MAX_TRACK_WEIGHT, MAX_TRACK_WEIGHT, _WEIGHT_RANGE, default)
+    return None if known is None or weight is None else TrackRef(known, weight)
+
+
+def _known_tracker(table: _Table, key: str, name: str, trackers: Mapping[str, int]) -> str | None:
+    if name in trackers:
+        return name
+    table.report(key, _unknown_name(name, list(trackers), "tracker"))
+    return None
+
+
+def _notify(table: _Table) -> NotifyConfig | None:
+    section = table.table("notify", (*_NOTIFY_KEYS, "timeout"))
+    if section is None:
+        return None
+    present = [key for key in _NOTIFY_KEYS if key in section.data]
+    if not present:
+        keys = ", ".join(_NOTIFY_KEYS)
+        table.report("notify", f"has no command: give at least one of {keys}")
+    commands = [(key, _command(section, key)) for key in present]
+    timeout = section.duration(
+        "timeout", DEFAULT_NOTIFY_TIMEOUT, MAX_NOTIFY_TIMEOUT, MIN_NOTIFY_TIMEOUT
+    )
+    valid = tuple((key, argv) for key, argv in commands if argv is not None)
+    if timeout is None or len(valid) < len(commands):
+        return None
+    return NotifyConfig(valid, float(timeout))
+
+
+# --------------------------------------------------------------------------- sync groups
+
+
+def _sync_groups(top: _Table, instances: Sequence[str]) -> tuple[SyncGroup, ...] | None:
+    """The sync groups if all are valid; ``instances``: every instance name that was read."""
+    tables, complete = _tables(top, "sync_group")
+    built: list[SyncGroup] = []
+    names: list[tuple[int, str | None]] = []
+    members: dict[str, str] = {}  # instance name -> the group that has it
+    for index, data in tables:
+        before = len(top.context.problems)
+        table = _Table(top.context, f"sync_group[{index}]", data, ("name", "instances"))
+        name = _name(table)
+        group_instances = _group_members(table, instances, members)
+        named = f"{table.path} ({name!r})" if name else table.path
+        members.update(dict.fromkeys(group_instances, named))
+        names.append((index, name))
+        if len(top.context.problems) == before:
+            built.append(SyncGroup(_valid(name), group_instances))
+    _check_unique(top.context, "sync_group", names)
+    return tuple(built) if complete and len(built) == len(tables) else None
+
+
+def _group_members(
+    table: _Table, instances: Sequence[str], members: Mapping[str, str]
+) -> tuple[str, ...]:
+    example = '["front", "back"]'
+    items = table.need("instances", list, f"the names of two or more instances, like {example}")
+    if items is None:
+        return ()
+    if len(items) < 2:
+        table.report("instances", f"has {len(items)}; a sync group joins two or more instances")
+    found: list[str] = []
+    for index, item in enumerate(items):
+        problem = _member_problem(item, found, instances, members)
+        if problem:
+            table.report(f"instances[{index}]", problem)
+        else:
+            found.append(str(item))
+    return tuple(found)
+
+
+def _member_problem(
+    item: object, found: list[str], instances: Sequence[str], members: Mapping[str, str]
+) -> str | None:
+    if not isinstance(item, str):
+        return f"expected an instance name, got {_describe(item)}"
+    if item in found:
+        return f"{item!r} is listed twice"
+    if item not in instances:
+        return _unknown_name(item, instances, "instance")
+    if item in members:
+        return f"{item!r} is already in {members[item]}; an instance joins one sync group at most"
+    return None
 
 
 # --------------------------------------------------------------------------- across instances
