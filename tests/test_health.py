@@ -512,10 +512,10 @@ def test_checks_start_one_interval_apart_and_never_overlap(monkeypatch: pytest.M
 
     quick = asyncio.run(measure(duration=0.005, interval=0.04))
     starts = [start for start, _ in quick]
-    assert all(0.04 <= b - a < 0.07 for a, b in itertools.pairwise(starts))
+    assert all(0.04 <= b - a < 0.1 for a, b in itertools.pairwise(starts))
     slow = asyncio.run(measure(duration=0.05, interval=0.01))
     for (_, end), (start, _) in itertools.pairwise(slow):
-        assert 0 <= start - end < 0.02  # right after the previous one, never during it
+        assert 0 <= start - end < 0.03  # right after the previous one, never during it
 
 
 def test_a_probe_raising_counts_as_an_error_and_the_tracker_goes_on(
