@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_interface
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from vipguard.proto.addresses import IPAddress, IPInterface, vrrp_group
@@ -118,6 +119,7 @@ class Link:
     routers: dict[str, VirtualRouter] = field(default_factory=dict)
     crashed: set[str] = field(default_factory=set)
     log: list[Event] = field(default_factory=list)
+    observers: list[Callable[[], None]] = field(default_factory=list)  # after every input
 
     def add(self, name: str, config: RouterConfig) -> VirtualRouter:
         router = VirtualRouter(config)
@@ -182,6 +184,8 @@ class Link:
                 if isinstance(effect, Transmit) and sender not in self.crashed:
                     for target, reply in self._deliver(sender, effect, now):
                         queue.append((target, reply))
+        for observer in self.observers:
+            observer()
         return effects
 
     def _deliver(
