@@ -357,11 +357,6 @@ def test_stop_is_bounded_and_kills_a_running_script(
     assert status.up is None and status.detail == "no result yet"
 
 
-@pytest.mark.xfail(
-    reason="io/commands.run_command: a cancel while asyncio is still setting up the process "
-    "(after fork, before create_subprocess_exec returns) kills only the direct child",
-    strict=False,
-)
 def test_stop_right_after_the_script_started_kills_its_whole_group(tmp_path: Path) -> None:
     fifo, check = hold_the_script_pids(tmp_path)
 

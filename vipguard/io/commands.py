@@ -73,8 +73,8 @@ async def run_command(
     identity = {}
     if run_as is not None and run_as.uid != os.geteuid():
         identity = {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
-    try:
-        process = await asyncio.create_subprocess_exec(
+    spawning = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -84,8 +84,17 @@ async def run_command(
             env=_environment(run_as, env),
             **identity,  # type: ignore[arg-type]
         )
+    )
+    try:
+        # Shielded: the child exists a few loop steps before this returns; cancelled in that
+        # gap, we still need the process to kill its group (its own children too).
+        process = await asyncio.shield(spawning)
     except (OSError, ValueError) as error:  # not found, not executable, no permission to switch
         return CommandResult(None, time.monotonic() - started, error=_describe(error))
+    except asyncio.CancelledError:
+        with contextlib.suppress(OSError, ValueError):
+            await _kill_group(await spawning)
+        raise
     output = bytearray()
     try:
         async with asyncio.timeout(timeout):
