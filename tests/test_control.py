@@ -98,7 +98,7 @@ def test_clients_beyond_the_cap_are_turned_away(tmp_path: Path) -> None:
         except ConnectionResetError:  # closed before reading our request
             answer = b""
         assert answer == b""  # turned away without an answer
-        for _, idle_writer in idle:
+        for _idle_reader, idle_writer in idle:
             idle_writer.close()
 
     serve(path, scenario)
@@ -231,7 +231,7 @@ def test_streams_count_toward_the_client_cap(tmp_path: Path) -> None:
         except ConnectionResetError:
             answer = b""
         assert answer == b""  # turned away
-        for _, client in clients:
+        for _reader, client in clients:
             client.close()
 
     streaming(path, scenario)

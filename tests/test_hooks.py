@@ -57,15 +57,22 @@ async def finished(subscription: Subscription, count: int) -> list[dict[str, Any
     return events
 
 
+class Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @pytest.fixture
 def records() -> Iterator[list[logging.LogRecord]]:
-    captured: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = captured.append  # type: ignore[method-assign]
+    """What the agent logs meanwhile (at INFO and above)."""
+    handler, level = Capture(), logs.LOGGER.level
     logs.LOGGER.addHandler(handler)
-    level = logs.LOGGER.level
     logs.LOGGER.setLevel(logging.INFO)
-    yield captured
+    yield handler.records
     logs.LOGGER.removeHandler(handler)
     logs.LOGGER.setLevel(level)
 
