@@ -30,14 +30,22 @@ def toml_value(value: Value) -> str:
     return "[" + ", ".join(toml_value(v) for v in value) + "]"
 
 
-def render_config(agent: Mapping[str, Value], instances: Sequence[Mapping[str, Any]]) -> str:
+def render_config(
+    agent: Mapping[str, Value],
+    instances: Sequence[Mapping[str, Any]],
+    tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> str:
+    """The TOML file: [agent], the instances, and other arrays of tables (``tracker``,
+    ``sync_group``) given in ``tables``."""
     lines = ["[agent]", *(f"{k} = {toml_value(v)}" for k, v in agent.items())]
-    for instance in instances:
-        lines += ["", "[[instance]]"]
-        tables = {k: v for k, v in instance.items() if isinstance(v, Mapping) and k != "vips"}
-        lines += [f"{k} = {toml_value(v)}" for k, v in instance.items() if k not in tables]
-        for name, table in tables.items():
-            lines += [f"[instance.{name}]", *(f"{k} = {toml_value(v)}" for k, v in table.items())]
+    arrays = {"instance": instances, **(tables or {})}
+    for kind, items in arrays.items():
+        for item in items:
+            lines += ["", f"[[{kind}]]"]
+            nested = {k: v for k, v in item.items() if isinstance(v, Mapping)}
+            lines += [f"{k} = {toml_value(v)}" for k, v in item.items() if k not in nested]
+            for name, table in nested.items():
+                lines += [f"[{kind}.{name}]", *(f"{k} = {toml_value(v)}" for k, v in table.items())]
     return "\n".join(lines) + "\n"
 
 
@@ -45,9 +53,16 @@ class Agent:
     """One vipguard agent process in one namespace."""
 
     def __init__(
-        self, cluster: Cluster, host: str, config: Path, socket: Path, wrapper: Sequence[str] = ()
+        self,
+        cluster: Cluster,
+        host: str,
+        config: Path,
+        socket: Path,
+        wrapper: Sequence[str] = (),
+        tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     ) -> None:
         self.cluster, self.host, self.config, self.socket = cluster, host, config, socket
+        self.tables = tables  # trackers and sync groups, kept by rewrite()
         self.wrapper = list(wrapper)  # e.g. setpriv or env in front of the agent
         self.process: Process | None = None
 
@@ -121,7 +136,7 @@ class Agent:
             "control_socket": str(self.socket),
             "state_dir": str(self.config.parent / self.host),
         }
-        self.config.write_text(render_config(settings, instances))
+        self.config.write_text(render_config(settings, instances, self.tables))
 
     def reload(self) -> tuple[int, str]:
         """`vipguard reload` against this agent: (exit status, output)."""
@@ -154,14 +169,15 @@ class Cluster:
         host: str,
         instances: Sequence[Mapping[str, Any]],
         wrapper: Sequence[str] = (),
+        tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         **settings: Value,
     ) -> Agent:
         socket = self.workdir / f"{host}.sock"
         agent_settings = {"control_socket": str(socket), "state_dir": str(self.workdir / host)}
         agent_settings.update(settings)
         config = self.workdir / f"{host}.toml"
-        config.write_text(render_config(agent_settings, instances))
-        return Agent(self, host, config, socket, wrapper)
+        config.write_text(render_config(agent_settings, instances, tables))
+        return Agent(self, host, config, socket, wrapper, tables)
 
     def start(self, host: str, instances: Sequence[Mapping[str, Any]]) -> Agent:
         return self.agent(host, instances).start()

@@ -343,6 +343,29 @@ class Topology:
 
     # --- links and state ------------------------------------------------------------------------
 
+    def add_back_network(self, prefix: str = "198.51.100") -> None:
+        """A second network (the "back" side): a bridge br1 in the bridge namespace and an eth1
+        on lb1 (.11) and lb2 (.12) in ``prefix``.0/24."""
+        self.ip("bridge", "link", "add", "br1", "type", "bridge", "mcast_snooping", "0")
+        self.ip("bridge", "link", "set", "br1", "up")
+        for host, octet in (("lb1", 11), ("lb2", 12)):
+            port = f"q-{host}"
+            self.ip(
+                "bridge",
+                "link",
+                "add",
+                port,
+                "type",
+                "veth",
+                "peer",
+                "eth1",
+                "netns",
+                self.ns(host),
+            )
+            self.ip("bridge", "link", "set", port, "master", "br1", "up")
+            self.ip(host, "addr", "add", f"{prefix}.{octet}/24", "dev", "eth1")
+            self.ip(host, "link", "set", "eth1", "up")
+
     def link_down(self, host: str, *, carrier: bool = False) -> None:
         """Admin-down ``eth0`` of ``host``; with ``carrier=True`` down its bridge port instead, so
         the host sees carrier loss (NO-CARRIER) on an interface that stays administratively up."""

@@ -240,13 +240,17 @@ class ProbeRun:
         except FileNotFoundError:
             return {"sent": 0, "answered": 0, "last_host": None, "counts": {}}
 
+    def count(self, host: str) -> int:
+        """Probes ``host`` has answered so far."""
+        return int(self.status()["counts"].get(host, 0))
+
     def wait_for(self, host: str, answers: int = 1, timeout: float = 3.0) -> float:
         """Wait until ``host`` answered at least ``answers`` probes; return the seconds waited."""
 
         def enough() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"probe client exited early: {self.process.stderr()}")
-            return int(self.status()["counts"].get(host, 0)) >= answers
+            return self.count(host) >= answers
 
         return wait_until(enough, timeout, what=f"{answers} answers from {host} to {self.target}")
 

@@ -373,25 +373,7 @@ def test_instances_on_two_interfaces_fail_over_independently(
     cluster: Cluster, topology: Topology
 ) -> None:
     """A front network (eth0 on br0) and a back network (eth1 on a second bridge, br1)."""
-    topology.ip("bridge", "link", "add", "br1", "type", "bridge", "mcast_snooping", "0")
-    topology.ip("bridge", "link", "set", "br1", "up")
-    for host, octet in (("lb1", 11), ("lb2", 12)):
-        port = f"q-{host}"
-        topology.ip(
-            "bridge",
-            "link",
-            "add",
-            port,
-            "type",
-            "veth",
-            "peer",
-            "eth1",
-            "netns",
-            topology.ns(host),
-        )
-        topology.ip("bridge", "link", "set", port, "master", "br1", "up")
-        topology.ip(host, "addr", "add", f"198.51.100.{octet}/24", "dev", "eth1")
-        topology.ip(host, "link", "set", "eth1", "up")
+    topology.add_back_network()
 
     def back(priority: int) -> dict:
         return web(priority, name="back", interface="eth1", vrid=60, vips=["198.51.100.100/24"])

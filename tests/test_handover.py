@@ -246,3 +246,13 @@ def test_a_held_backup_still_takes_over_from_a_dead_master() -> None:
     link.crash("a")
     link.run_until(10.0)
     assert state(link, "b") is State.MASTER
+
+
+def test_untrack_drops_a_tracker_as_if_it_had_recovered() -> None:
+    link = pair()
+    link.track("a", "proxy", fault=True)
+    assert state(link, "a") is State.FAULT
+    router = link.routers["a"]
+    link._handle("a", router.untrack("proxy", link.clock.instant()))
+    assert state(link, "a") is State.BACKUP and "proxy" not in router.contributions
+    assert router.untrack("proxy", link.clock.instant()) == []

@@ -152,6 +152,9 @@ class RouterDriver:
             self.router.track(name, self._clock.now(), contribution=contribution, fault=fault)
         )
 
+    def untrack(self, name: str) -> None:
+        self._feed(self.router.untrack(name, self._clock.now()))
+
     def set_maintenance(self, on: bool) -> None:
         """Hand the VIPs to a peer and stay out of the election (on), or rejoin it (off)."""
         self._feed(self.router.set_maintenance(on, self._clock.now()))

@@ -34,16 +34,25 @@ from ..io.scheduling import keep_gc_off_the_protocol_path, make_realtime
 from ..io.systemd import Notifier
 from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, IPInterface, vrrp_group
+from ..proto.effects import State, StateChanged
 from ..proto.router import VirtualRouter
 from . import logs
 from .control import ControlServer, ControlSocketBusy
 from .driver import AnnouncePolicy, Egress, RouterDriver
+from .events import EventBus, events_handler
+from .fitness import Fitness, group_refs
+from .health import Tracker, TrackerStatus
+from .hooks import HookRunner
+from .maintenance import MaintenanceStore, MaintenanceStoreError
 from .metrics import serve as serve_metrics
 from .sequences import SequenceStore
 from .status import describe
+from .sync import SYNC_TRACKER, SyncGroup
 from .vmacs import VirtualMacs, VmacError
 
 MAX_READS_PER_WAKEUP = 64
+HOOKS_STOP_TIMEOUT = 5.0  # the hooks of the last transitions may run this long at shutdown
+HANDOVER_REPORT_SLACK = 1.0  # `maintenance on` waits Master_Down_Interval + this for a peer
 
 
 class StartupError(RuntimeError):
@@ -99,9 +108,22 @@ class Agent:
         self._watched: set[VrrpSocket] = set()
         self._reloading = asyncio.Lock()
         self._packet_errors = logs.RateLimiter(10.0)
+        self.events = EventBus()
+        self.hooks = HookRunner(self.events)
+        self.fitness = Fitness(self._tracker_changed)
+        self._tracked_links: dict[int, list[Tracker]] = {}
+        self.groups: dict[str, SyncGroup] = {}  # by instance name
+        self._maintenance_store = MaintenanceStore(config.agent.state_dir)
+        self.in_maintenance: set[str] = set()
         self.control = ControlServer(
             config.agent.control_socket,
-            {"status": self.status, "ping": lambda _: {}, "reload": self.reload},
+            {
+                "status": self.status,
+                "ping": lambda _: {},
+                "reload": self.reload,
+                "events": events_handler(self.events),
+                "maintenance": self.maintenance,
+            },
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -190,6 +212,9 @@ class Agent:
         await asyncio.gather(*(driver.stop() for driver in self.drivers), return_exceptions=True)
         for driver in self.drivers:
             self._save_sequence(driver)
+        await self.fitness.stop()
+        await self.hooks.stop(HOOKS_STOP_TIMEOUT)
+        self.events.close()
         await self.control.close()
         loop = asyncio.get_running_loop()
         for sock in self._watched:
@@ -215,6 +240,10 @@ class Agent:
                 yield _Plan(instance, family)
 
     async def _prepare(self) -> None:
+        try:
+            self.in_maintenance = self._maintenance_store.load()
+        except MaintenanceStoreError as error:
+            raise StartupError(str(error)) from None
         plans = list(self._plans())
         for plan in plans:
             await self._open_port(plan.instance.interface)
@@ -224,6 +253,7 @@ class Agent:
         await self._remove_stale_vips(plans)
         for plan, source in zip(plans, sources, strict=True):
             await self._add_driver(plan, source)
+        await self._configure_fitness(self.config)
 
     async def _open_port(self, ifname: str) -> Port:
         if ifname in self.ports:
@@ -292,7 +322,10 @@ class Agent:
             labels=_labels(plan),
             announce=_announce_policy(plan),
             on_failure=self.fail,
+            on_transition=self._transition_observed,
         )
+        if instance.name in self.in_maintenance:
+            driver.set_maintenance(True)  # before start: it starts in Maintenance
         self.drivers.append(driver)
         local = {address.interface.ip for address in await self.netlink.addresses(port.link.index)}
         if source in local:
@@ -392,6 +425,8 @@ class Agent:
                 port = by_index.get(event.index)
                 if port is not None:
                     self._link_changed(port, event.up)
+                for tracker in self._tracked_links.get(event.index, ()):
+                    tracker.set_link(event.up)
             elif isinstance(event, AddressChange):
                 for driver in self.drivers:
                     driver.on_address(event.index, event.address, event.added)
@@ -402,6 +437,7 @@ class Agent:
         for port in self.ports.values():
             link = await self.netlink.link(port.link.name)
             self._link_changed(port, link.up)
+        await self._resolve_tracked_links()
         for driver in list(self.drivers):
             egress, source = driver.egress, driver.router.config.source
             present = {a.interface.ip for a in await self.netlink.addresses(egress.interface_index)}
@@ -505,13 +541,16 @@ class Agent:
             self._plan_of[driver] = plan
             summary["changed" if config_changed else "kept"].append(driver.name)
         await self._remove_stale_vips(to_start)
+        new_drivers = []
         for plan, source in zip(to_start, sources, strict=True):
-            driver = await self._add_driver(plan, source)
+            new_drivers.append(await self._add_driver(plan, source))
             self._watch_listeners()
-            link_up = self.ports[plan.instance.interface].link.up
-            driver.start(link_up=link_up, source_present=driver in self._sourced)
             summary["added" if plan in added else "changed"].append(plan.name)
         self.config = config
+        await self._configure_fitness(config)  # trackers first: new routers start knowing them
+        for driver in new_drivers:
+            link_up = self.ports[driver.egress.interface].link.up
+            driver.start(link_up=link_up, source_present=driver in self._sourced)
 
     def _key(self, driver: RouterDriver) -> tuple[str, int]:
         plan = self._plan_of[driver]
@@ -560,6 +599,125 @@ class Agent:
         if driver.egress.vmac:
             await self.vmacs.remove(driver.egress.vmac)
 
+    # ------------------------------------------------------------------ fitness, groups, hooks
+
+    async def _configure_fitness(self, config: Config) -> None:
+        """Trackers, their users and sync groups as ``config`` says (start-up and reload)."""
+        refs = group_refs(config)
+        uses = {d: refs[self._plan_of[d].instance.name] for d in self.drivers}
+        started, stopped = self.fitness.configure(config, uses)
+        await self.fitness.stop(stopped)
+        await self._resolve_tracked_links()
+        for tracker in started:
+            tracker.start()
+        self._build_groups(config)
+
+    async def _resolve_tracked_links(self) -> None:
+        """Interface trackers follow kernel link events by index; read each link's state now."""
+        self._tracked_links = {}
+        for name, tracker in self.fitness.interface_trackers():
+            try:
+                link = await self.netlink.link(name)
+            except InterfaceMissing:
+                logs.event(
+                    "tracked_interface_missing",
+                    logging.WARNING,
+                    tracker=tracker.name,
+                    interface=name,
+                    hint="the tracker counts as down; create the interface and reload",
+                )
+                continue
+            self._tracked_links.setdefault(link.index, []).append(tracker)
+            tracker.set_link(link.up)
+
+    def _build_groups(self, config: Config) -> None:
+        self.groups = {}
+        for group in config.sync_groups:
+            members = [d for d in self.drivers if self._plan_of[d].instance.name in group.instances]
+            sync = SyncGroup(group.name, members)
+            self.groups.update({name: sync for name in group.instances})
+        for driver in self.drivers:
+            sync_group = self.groups.get(self._plan_of[driver].instance.name)
+            driver.on_input = sync_group.update if sync_group else _ignore
+            if sync_group is None:  # it may have left a group on reload
+                driver.hold(False)
+                driver.untrack(SYNC_TRACKER)
+        for sync in set(self.groups.values()):
+            sync.update()
+
+    def _tracker_changed(self, status: TrackerStatus) -> None:
+        self.events.publish(
+            "tracker_changed",
+            tracker=status.name,
+            kind=status.kind,
+            up=status.up,
+            value=status.value,
+            detail=status.detail,
+        )
+
+    def _transition_observed(self, driver: RouterDriver, change: StateChanged) -> None:
+        """A transition was executed (VIPs bound or released before it): tell the world."""
+        instance = self._plan_of[driver].instance
+        priority = driver.router.priority
+        self.events.publish(
+            "state_changed",
+            instance=driver.name,
+            interface=driver.egress.interface,
+            vrid=instance.vrid,
+            family=f"ipv{driver.family}",
+            old=change.old.value,
+            new=change.new.value,
+            reason=change.reason.value,
+            priority=priority,
+        )
+        new, reason = change.new.value, change.reason.value
+        self.hooks.notify(driver.name, new, priority, reason, instance.notify)
+
+    # ------------------------------------------------------------------ maintenance
+
+    async def maintenance(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`vipguard maintenance on|off [INSTANCE]`: persisted first, then applied; with "on",
+        answers once the VIPs are handed over (or it is clear no peer takes them)."""
+        on, name = bool(request.get("on")), request.get("instance")
+        names = self._maintenance_targets(name)
+        if not names:
+            known = ", ".join(sorted({self._plan_of[d].instance.name for d in self.drivers}))
+            return {"ok": False, "error": f"no instance {name!r}; instances: {known}"}
+        wanted = self.in_maintenance | names if on else self.in_maintenance - names
+        await asyncio.to_thread(self._maintenance_store.save, wanted)
+        self.in_maintenance = wanted
+        drivers = [d for d in self.drivers if self._plan_of[d].instance.name in names]
+        for driver in drivers:
+            driver.set_maintenance(on)
+        self.events.publish("maintenance", on=on, instances=sorted(names))
+        logs.event("maintenance", on=on, instances=",".join(sorted(names)))
+        await asyncio.gather(*(self._await_handover(d) for d in drivers if on))
+        return {"instances": [self._maintenance_view(d) for d in drivers]}
+
+    def _maintenance_targets(self, name: str | None) -> set[str]:
+        """The instances ``name`` means (all when None), with their sync groups' members."""
+        everything = {self._plan_of[d].instance.name for d in self.drivers}
+        chosen = everything if name is None else everything & {name}
+        for instance in list(chosen):
+            group = self.config.sync_group_of(instance)
+            chosen |= set(group.instances) if group else set()
+        return chosen
+
+    async def _await_handover(self, driver: RouterDriver) -> None:
+        bound = driver.router.master_down_interval + HANDOVER_REPORT_SLACK
+        await driver.wait_until(lambda: driver.router.state is not State.MASTER, bound)
+
+    def _maintenance_view(self, driver: RouterDriver) -> dict[str, Any]:
+        router = driver.router
+        handover = router.handover
+        return {
+            "name": driver.name,
+            "state": router.state.value,
+            "maintenance": router.maintenance,
+            "handover": None if handover is None else "waiting for a peer to take over",
+            "master": None if router.master is None else str(router.master.address),
+        }
+
     # ------------------------------------------------------------------ control
 
     def status(self, _request: dict[str, Any]) -> dict[str, Any]:
@@ -568,7 +726,25 @@ class Agent:
             "pid": os.getpid(),
             "config": str(self.config.path),
             "unknown_vrid_packets": self.unknown_vrid,
-            "instances": [describe(driver, now) for driver in self.drivers],
+            "instances": [self._describe(driver, now) for driver in self.drivers],
+            "hooks": self.hooks.summary(),
+            "event_subscribers": self.events.subscribers,
+        }
+
+    def _describe(self, driver: RouterDriver, now: Any) -> dict[str, Any]:
+        group = self.groups.get(self._plan_of[driver].instance.name)
+        handover = driver.router.handover
+        return {
+            **describe(driver, now),
+            "maintenance": driver.router.maintenance,
+            "handover": None
+            if handover is None
+            else {
+                "reason": handover.reason.value,
+                "peer": None if handover.peer is None else str(handover.peer),
+            },
+            "trackers": self.fitness.describe(driver),
+            "sync_group": None if group is None else group.describe(driver),
         }
 
 
@@ -583,6 +759,10 @@ def _labels(plan: _Plan) -> dict[IPInterface, str | None]:
     return {
         vip.interface: None if vmac else vip.label for vip in plan.instance.vips_of(plan.family)
     }
+
+
+def _ignore(_driver: RouterDriver) -> None:
+    pass
 
 
 def _report_failure(task: asyncio.Task[None]) -> None:

@@ -378,6 +378,16 @@ class VirtualRouter:
         """A tracked object's weight contribution or fault changed."""
         old_priority, was_faulted = self.priority, bool(self.faulted)
         self._trackers[name] = _Tracker(contribution, fault)
+        return self._trackers_changed(old_priority, was_faulted, now)
+
+    def untrack(self, name: str, now: Instant) -> list[Effect]:
+        """A tracked object is no longer configured: its weight and fault no longer count."""
+        old_priority, was_faulted = self.priority, bool(self.faulted)
+        if self._trackers.pop(name, None) is None:
+            return []
+        return self._trackers_changed(old_priority, was_faulted, now)
+
+    def _trackers_changed(self, old_priority: int, was_faulted: bool, now: Instant) -> list[Effect]:
         if self.state in (State.INITIALIZE, State.MAINTENANCE):
             return []  # recorded: they count when the router starts or leaves maintenance
         if self.faulted and not was_faulted:

@@ -1,0 +1,137 @@
+"""Trackers wired to the routers that use them.
+
+Each configured ``[[tracker]]`` runs once, however many instances use it; every change of its
+state is turned into each user's contribution or fault (by that user's weight) and fed to the
+router as tracker ``tracker:<name>``. Members of a sync group use the trackers of the whole group,
+so their priorities move together.
+
+A reload keeps every tracker whose configuration is unchanged running with its state (no
+transient "down" while a new one would wait for its first result); new and changed trackers
+start fresh, removed ones stop and their weight leaves the routers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ..config import Config, InterfaceCheck, TrackerConfig, TrackRef
+from .driver import RouterDriver
+from .health import Tracker, TrackerStatus, contribution
+
+PREFIX = "tracker:"
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    driver: RouterDriver
+    weight: int
+
+
+class Fitness:
+    def __init__(self, on_change: Callable[[TrackerStatus], None] = lambda status: None) -> None:
+        self.trackers: dict[str, Tracker] = {}
+        self._configs: dict[str, TrackerConfig] = {}
+        self._uses: dict[str, list[Use]] = {}
+        self._on_change = on_change
+
+    # ------------------------------------------------------------------ configuration
+
+    def configure(
+        self, config: Config, refs: Mapping[RouterDriver, tuple[TrackRef, ...]]
+    ) -> tuple[list[Tracker], list[Tracker]]:
+        """Adopt ``config``'s trackers and who uses them with which weight. Returns the trackers
+        to start (new or changed) and to stop (removed or changed); the caller does both."""
+        wanted = {tracker.name: tracker for tracker in config.trackers}
+        stale = [n for n, c in self._configs.items() if wanted.get(n) != c]
+        stopped = [self.trackers.pop(name) for name in stale]
+        for name in stale:
+            del self._configs[name]
+        started = [self._create(c) for n, c in wanted.items() if n not in self.trackers]
+        previous = {(use.driver, name) for name, uses in self._uses.items() for use in uses}
+        self._uses = {name: [] for name in wanted}
+        for driver, driver_refs in refs.items():
+            for ref in driver_refs:
+                self._uses[ref.tracker].append(Use(driver, ref.weight))
+        for driver, name in previous:
+            if not any(use.driver is driver for use in self._uses.get(name, ())):
+                driver.untrack(PREFIX + name)
+        for name in wanted:
+            self._apply(self.trackers[name].status)
+        return started, stopped
+
+    def _create(self, config: TrackerConfig) -> Tracker:
+        tracker = Tracker(config, self._changed)
+        self.trackers[config.name] = tracker
+        self._configs[config.name] = config
+        return tracker
+
+    def interface_trackers(self) -> list[tuple[str, Tracker]]:
+        """(interface name, tracker) of every interface tracker: the runtime feeds their links."""
+        return [
+            (check.interface, self.trackers[name])
+            for name, config in self._configs.items()
+            if isinstance(check := config.check, InterfaceCheck)
+        ]
+
+    async def stop(self, trackers: list[Tracker] | None = None) -> None:
+        chosen = list(self.trackers.values()) if trackers is None else trackers
+        await asyncio.gather(*(tracker.stop() for tracker in chosen), return_exceptions=True)
+
+    # ------------------------------------------------------------------ changes
+
+    def _changed(self, status: TrackerStatus) -> None:
+        self._apply(status)
+        self._on_change(status)
+
+    def _apply(self, status: TrackerStatus) -> None:
+        for use in self._uses.get(status.name, ()):
+            weight, fault = _effect(use.weight, status)
+            use.driver.track(PREFIX + status.name, contribution=weight, fault=fault)
+
+    # ------------------------------------------------------------------ status
+
+    def describe(self, driver: RouterDriver) -> list[dict[str, object]]:
+        """Each tracker ``driver`` uses: its state and what it does to the router."""
+        lines = []
+        for name, uses in self._uses.items():
+            for use in (use for use in uses if use.driver is driver):
+                status = self.trackers[name].status
+                weight, fault = _effect(use.weight, status)
+                latency = status.last_latency
+                lines.append(
+                    {
+                        "name": name,
+                        "kind": status.kind,
+                        "up": status.up,
+                        "value": status.value,
+                        "weight": use.weight,
+                        "contribution": weight,
+                        "fault": fault,
+                        "detail": status.detail,
+                        "latency_ms": None if latency is None else round(latency * 1000, 2),
+                    }
+                )
+        return lines
+
+
+def _effect(weight: int, status: TrackerStatus) -> tuple[int, bool]:
+    """(priority contribution, fault) of ``status`` for a user with ``weight``."""
+    up = bool(status.up)  # no result yet counts as down
+    return contribution(weight, up, status.value, file=status.kind == "file")
+
+
+def group_refs(config: Config) -> dict[str, tuple[TrackRef, ...]]:
+    """Every instance's tracker references, a sync group's members sharing the group's: a
+    member's own weight for a tracker it names, otherwise the first member's that names it."""
+    refs = {instance.name: instance.track for instance in config.instances}
+    for group in config.sync_groups:
+        pooled: dict[str, TrackRef] = {}
+        for member in group.instances:
+            for ref in refs[member]:
+                pooled.setdefault(ref.tracker, ref)
+        for member in group.instances:
+            own = {ref.tracker for ref in refs[member]}
+            refs[member] = refs[member] + tuple(r for t, r in pooled.items() if t not in own)
+    return refs
