@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from vipguard.agent import control
-from vipguard.agent.control import MAX_CLIENTS, ControlServer, ControlSocketBusy, Stream
+from vipguard.agent.control import (
+    MAX_CLIENTS,
+    MAX_STREAMS,
+    ControlServer,
+    ControlSocketBusy,
+    Stream,
+)
 from vipguard.control_client import request
 
 
@@ -219,18 +225,22 @@ async def _until_fed(feeds: list[Feed]) -> None:
         await asyncio.sleep(0.01)
 
 
-def test_streams_count_toward_the_client_cap(tmp_path: Path) -> None:
+def test_streams_are_capped_so_plain_requests_still_get_through(tmp_path: Path) -> None:
     path = tmp_path / "control.sock"
 
-    async def scenario(_: ControlServer, feeds: list[Feed]) -> None:
-        clients = [await follow(path) for _ in range(MAX_CLIENTS)]
+    async def ask(line: bytes) -> dict[str, Any]:
         reader, writer = await asyncio.open_unix_connection(str(path))
-        writer.write(b'{"command": "status"}\n')
-        try:
-            answer = await asyncio.wait_for(reader.read(), 2)
-        except ConnectionResetError:
-            answer = b""
-        assert answer == b""  # turned away
+        writer.write(line)
+        answer = json.loads(await asyncio.wait_for(reader.readline(), 2))
+        writer.close()
+        return answer
+
+    async def scenario(_: ControlServer, feeds: list[Feed]) -> None:
+        clients = [await follow(path) for _ in range(MAX_STREAMS)]
+        refused = await ask(b'{"command": "follow"}\n')
+        assert refused["ok"] is False and "streams open" in refused["error"]
+        answered = await ask(b'{"command": "ping"}\n')  # a request still has a slot
+        assert answered["ok"] is False and "unknown command" in answered["error"]
         for _reader, client in clients:
             client.close()
 

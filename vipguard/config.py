@@ -198,10 +198,16 @@ class NotifyConfig:
     commands: tuple[tuple[str, tuple[str, ...]], ...]
     timeout: float = 10.0
 
-    def for_state(self, state: str) -> tuple[tuple[str, ...], ...]:
-        """The commands to run when entering ``state``, in order: the state's own, then any."""
+    def hooks_for(self, state: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(key, argv) of the commands to run when entering ``state``, in order: the state's
+        own, then the one for any state."""
         by_key = dict(self.commands)
-        return tuple(by_key[key] for key in (state, "any") if key in by_key)
+        keys = dict.fromkeys((state, "any"))  # ordered, and "any" only once
+        return tuple((key, by_key[key]) for key in keys if key in by_key)
+
+    def for_state(self, state: str) -> tuple[tuple[str, ...], ...]:
+        """The commands to run when entering ``state``, in order."""
+        return tuple(argv for _, argv in self.hooks_for(state))
 
 
 @dataclass(frozen=True, slots=True)

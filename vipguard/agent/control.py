@@ -52,6 +52,7 @@ Handler = Callable[[dict[str, Any]], Answer | Awaitable[Answer]]
 
 
 MAX_CLIENTS = 16
+MAX_STREAMS = 8  # of those, at most this many event streams, so requests always get through
 
 
 class ControlSocketBusy(RuntimeError):
@@ -129,6 +130,9 @@ class ControlServer:
         try:
             line = await asyncio.wait_for(reader.readline(), CLIENT_TIMEOUT)
             answer = await self._answer(line)
+            if isinstance(answer, Stream) and len(self._streaming) >= MAX_STREAMS:
+                await answer.aclose()  # keep room for plain requests such as `vipguard status`
+                answer = {"ok": False, "error": f"already {MAX_STREAMS} streams open; try later"}
             if isinstance(answer, Stream):
                 stream, answer = answer, {"ok": True, "stream": True, **answer.header}
             await _send(writer, answer, CLIENT_TIMEOUT)

@@ -13,6 +13,7 @@ start fresh, removed ones stop and their weight leaves the routers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ class Fitness:
         self._configs: dict[str, TrackerConfig] = {}
         self._uses: dict[str, list[Use]] = {}
         self._on_change = on_change
+        self._progress = asyncio.Event()
 
     # ------------------------------------------------------------------ configuration
 
@@ -81,8 +83,25 @@ class Fitness:
 
     # ------------------------------------------------------------------ changes
 
+    async def first_results(self) -> list[str]:
+        """Wait until every tracker has its first result, at most its timeout (plus a second):
+        routers then start knowing their fitness, instead of passing through Fault because a
+        check had not answered yet. Returns the trackers still without a result."""
+        timeout = max((c.rhythm.timeout for c in self._configs.values()), default=0.0) + 1.0
+
+        def pending() -> list[str]:
+            return [name for name, t in self.trackers.items() if t.status.up is None]
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while pending():
+                    await self._progress.wait()
+        return pending()
+
     def _changed(self, status: TrackerStatus) -> None:
         self._apply(status)
+        self._progress.set()
+        self._progress = asyncio.Event()
         self._on_change(status)
 
     def _apply(self, status: TrackerStatus) -> None:

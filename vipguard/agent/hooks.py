@@ -35,10 +35,8 @@ class Transition:
     config: NotifyConfig
 
     def hooks(self) -> list[tuple[str, tuple[str, ...]]]:
-        """(key, argv) of the commands to run; the key ("master", "any", ...) labels counts.
-        for_state lists the state's own command first, then the one for any state."""
-        own = [self.state] if self.state in dict(self.config.commands) else []
-        return list(zip([*own, "any"], self.config.for_state(self.state), strict=False))
+        """(key, argv) of the commands to run; the key ("master", "any", ...) labels counts."""
+        return list(self.config.hooks_for(self.state))
 
     def arguments(self) -> tuple[str, str, str, str]:
         return self.instance, self.state, str(self.priority), self.reason

@@ -136,6 +136,7 @@ class Agent:
             except ControlSocketBusy as error:
                 raise StartupError(str(error)) from None
             await self._prepare()
+            await self._await_trackers()
             await self.control.start()
             if not self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
                 self._tune_scheduling()
@@ -156,6 +157,16 @@ class Agent:
         finally:
             await self._shutdown()
         return self.exit_status
+
+    async def _await_trackers(self) -> None:
+        waiting = await self.fitness.first_results()
+        if waiting:
+            logs.event(
+                "trackers_without_result",
+                logging.WARNING,
+                trackers=",".join(waiting),
+                hint="they count as down until their first result",
+            )
 
     def _serve_metrics(self) -> None:
         address = self.config.agent.metrics
