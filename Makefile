@@ -58,7 +58,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy --strict vipguard/proto
+	$(VENV)/bin/mypy --strict vipguard
 	$(PY) tools/check_imports.py .
 
 # Fast adverts under load, vipguard beside keepalived (root; SOAK_SECONDS per interval).

@@ -79,6 +79,8 @@ def test_hooks_run_in_order_with_the_right_arguments_and_events_agree(
     finished = [e for e in seen if e["event"] == "hook_finished"]
     assert len(finished) == len(want) and {e["outcome"] for e in finished} == {"ok"}
     assert [e["seq"] for e in seen] == sorted(e["seq"] for e in seen)
+    values = [(e["tracker"], e["value"]) for e in seen if e["event"] == "tracker_changed"]
+    assert values == [("drain", 0), ("drain", 1), ("drain", 0)]  # first result, fault, clear
 
 
 def test_a_failing_or_hanging_hook_never_changes_vrrp(cluster: Cluster) -> None:

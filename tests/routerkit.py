@@ -10,9 +10,9 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_interface
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from vipguard.proto.addresses import IPAddress, IPInterface, vrrp_group

@@ -256,3 +256,16 @@ def test_untrack_drops_a_tracker_as_if_it_had_recovered() -> None:
     link._handle("a", router.untrack("proxy", link.clock.instant()))
     assert state(link, "a") is State.BACKUP and "proxy" not in router.contributions
     assert router.untrack("proxy", link.clock.instant()) == []
+
+
+def test_a_stop_handover_can_be_bounded_below_master_down_interval() -> None:
+    link = Link()
+    link.add("a", make_config(150, A, interval_cs=1000))  # 10 s adverts: MDI over 30 s
+    link.start("a")
+    link.run_until(40.0)
+    router = link.routers["a"]
+    link._handle("a", router.shutdown(link.clock.instant(), handover=True, limit=2.0))
+    link.run_until(41.99)
+    assert state(link, "a") is State.MASTER
+    link.run_until(42.0)
+    assert state(link, "a") is State.INITIALIZE

@@ -24,6 +24,7 @@ Run ``python -m vipguard.sim --seeds 10000`` or ``--seed N --timeline``.
 from __future__ import annotations
 
 import argparse
+import functools
 import heapq
 import itertools
 import random
@@ -183,7 +184,7 @@ class Simulation:
     def run(self) -> Result:
         p = self.params
         for node in self.nodes:
-            self.at(self.rng.uniform(0, self.interval), lambda n=node: self.boot(n))
+            self.at(self.rng.uniform(0, self.interval), functools.partial(self.boot, node))
         for _ in range(p.chaos_events):
             self.at(self.rng.uniform(1, p.chaos_until), self.chaos)
         self.at(p.chaos_until + 0.001, self.heal)
@@ -254,7 +255,7 @@ class Simulation:
                 continue
             packet = ReceivedPacket(sender.config.source, effect.destination, 255, effect.payload)
             delay = self.rng.uniform(0.0005, MAX_LATENCY)
-            self.at(self.now + delay, lambda n=node, pk=packet: self.deliver(n, pk))
+            self.at(self.now + delay, functools.partial(self.deliver, node, packet))
 
     def deliver(self, node: Node, packet: ReceivedPacket) -> None:
         if node.router:

@@ -55,6 +55,7 @@ BIND_RETRY_AFTER = 5.0
 UNBIND_RETRY_AFTER = 1.0
 STOP_TIMEOUT = 8.0  # one VIP may take 3 attempts of 2 s
 HANDOVER_SLACK = 1.0  # beyond the core's own bound (Master_Down_Interval) on a handover
+HANDOVER_LIMIT = 10.0  # a stop never waits longer for a peer (long intervals: systemd's patience)
 
 
 @dataclass(slots=True)
@@ -211,10 +212,12 @@ class RouterDriver:
 
     async def stop(self, *, handover: bool = True) -> None:
         """Graceful stop: priority 0 if master, and (``handover``) keep the VIPs until a peer has
-        taken over them, at most Master_Down_Interval; release them, then end the worker
-        (bounded: a hung netlink call must not keep systemd waiting until it kills us)."""
-        self._feed(self.router.shutdown(self._clock.now(), handover=handover))
-        bound = self.router.master_down_interval + HANDOVER_SLACK
+        taken over them, at most Master_Down_Interval (and HANDOVER_LIMIT); release them, then
+        end the worker (bounded: a hung netlink call must not keep systemd waiting until it kills
+        us)."""
+        now = self._clock.now()
+        self._feed(self.router.shutdown(now, handover=handover, limit=HANDOVER_LIMIT))
+        bound = min(self.router.master_down_interval, HANDOVER_LIMIT) + HANDOVER_SLACK
         if not await self.wait_until(lambda: self.router.state is State.INITIALIZE, bound):
             self._feed(self.router.shutdown(self._clock.now()))  # cannot happen: the core bounds it
         try:

@@ -103,7 +103,7 @@ class EventBus:
         self._subscribers: set[Subscription] = set()
         self._seq = 0
 
-    def publish(self, kind: str, **fields: Any) -> Event:
+    def publish(self, kind: str, /, **fields: Any) -> Event:
         self._seq += 1
         now = self._clock()
         stamp = {"seq": self._seq, "time": now, "event": kind}

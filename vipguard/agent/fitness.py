@@ -113,7 +113,7 @@ class Fitness:
 
     def describe(self, driver: RouterDriver) -> list[dict[str, object]]:
         """Each tracker ``driver`` uses: its state and what it does to the router."""
-        lines = []
+        lines: list[dict[str, object]] = []
         for name, uses in self._uses.items():
             for use in (use for use in uses if use.driver is driver):
                 status = self.trackers[name].status

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from ..config import Config, ConfigError, InstanceConfig, load
+from ..config import Config, ConfigError, InstanceConfig, ScriptCheck, load
 from ..io.announce import Announcer
+from ..io.capabilities import can_switch_user
 from ..io.clock import SteadyWallClock
+from ..io.commands import RunAs
 from ..io.netlink import (
     AddressChange,
     InterfaceMissing,
@@ -96,7 +98,7 @@ class Agent:
         # Each receiving socket and the drivers it feeds, by VRID.
         self._listeners: dict[VrrpSocket, dict[int, RouterDriver]] = {}
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
         self._sequences = SequenceStore(config.agent.state_dir)
         self.unknown_vrid = 0
         self.exit_status = 0
@@ -255,6 +257,7 @@ class Agent:
             self.in_maintenance = self._maintenance_store.load()
         except MaintenanceStoreError as error:
             raise StartupError(str(error)) from None
+        _check_script_users(self.config)
         plans = list(self._plans())
         for plan in plans:
             await self._open_port(plan.instance.interface)
@@ -515,7 +518,8 @@ class Agent:
                 done = "; ".join(f"{k}: {', '.join(v) or '-'}" for k, v in summary.items())
                 logs.event("reload_failed", logging.ERROR, error=repr(error), applied=done)
                 return {"ok": False, "error": f"reload failed midway ({error}); applied: {done}"}
-        logs.event("reloaded", **{key: ",".join(names) or "-" for key, names in summary.items()})
+        applied = {key: ",".join(names) or "-" for key, names in summary.items()}
+        logs.event("reloaded", logging.INFO, **applied)
         return summary
 
     async def _apply(self, config: Config, summary: dict[str, list[str]]) -> None:
@@ -772,11 +776,31 @@ def _labels(plan: _Plan) -> dict[IPInterface, str | None]:
     }
 
 
+def _check_script_users(config: Config) -> None:
+    """A script tracker with ``user`` needs CAP_SETUID and CAP_SETGID: say so at start, not at
+    every check."""
+    switching = [
+        t
+        for t in config.trackers
+        if isinstance(t.check, ScriptCheck)
+        and t.check.user is not None
+        and RunAs.lookup(t.check.user).uid != os.geteuid()
+    ]
+    if switching and not can_switch_user():
+        names = ", ".join(f"{t.name!r} (user {t.check.user})" for t in switching)  # type: ignore[union-attr]
+        raise StartupError(
+            f"tracker {names} must run as another user, but the agent lacks CAP_SETUID and"
+            " CAP_SETGID: grant them (systemd drop-in: AmbientCapabilities= and"
+            " CapabilityBoundingSet= with CAP_SETUID CAP_SETGID, SystemCallFilter=@setuid) or"
+            " remove `user`"
+        )
+
+
 def _ignore(_driver: RouterDriver) -> None:
     pass
 
 
-def _report_failure(task: asyncio.Task[None]) -> None:
+def _report_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logs.event("task_failed", logging.ERROR, task=task.get_name(), error=repr(task.exception()))
 

@@ -32,6 +32,7 @@ follow a member that went Backup.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum, auto
 from ipaddress import IPv6Address
@@ -250,15 +251,17 @@ class VirtualRouter:
             return self._transition(Reason.ADDRESS_OWNER, now)
         return self._transition(Reason.STARTUP, now)
 
-    def shutdown(self, now: Instant, *, handover: bool = False) -> list[Effect]:
+    def shutdown(
+        self, now: Instant, *, handover: bool = False, limit: float = math.inf
+    ) -> list[Effect]:
         """Stop: priority 0 and release at once, or (``handover``) make-before-break: keep the
-        VIPs until a peer has taken over, at most Master_Down_Interval. The router has stopped
-        once its state is Initialize again."""
+        VIPs until a peer has taken over, at most Master_Down_Interval (and ``limit`` seconds).
+        The router has stopped once its state is Initialize again."""
         if self.state is State.INITIALIZE:
             return []
         if not handover or self.state is not State.MASTER:
             return self._transition(Reason.SHUTDOWN, now)
-        bound = now.monotonic + self.master_down_interval
+        bound = now.monotonic + min(self.master_down_interval, limit)
         if self.handover is None:
             self.handover = Handover(Reason.SHUTDOWN, bound)
             return self._advertise(now)
