@@ -16,8 +16,9 @@ between answered probes (the outage) and the probes lost inside it; then it rest
               the VIP the dead node left, plugging the cable back and restarting the node.
 * link-down - the master's eth0 goes administratively down (the node keeps running). Restored by
               setting it up again.
-* graceful  - SIGTERM to the master (it advertises priority 0 and removes its VIP). Restored by
-              restarting it.
+* graceful  - SIGTERM to the master: it advertises priority 0; keepalived removes its VIP at
+              once, vipguard keeps it until the backup has taken over (make-before-break).
+              Restored by restarting it.
 
 Also the idle cost of a master at 100 ms adverts (with its backup running, no probes): CPU (% of
 one core over 10 s, utime+stime of every process of it, from /proc/<pid>/stat) and memory (VmRSS and

@@ -30,8 +30,10 @@ DEFINITIONS = {
         "running. Restored by setting it up again (the master preempts)."
     ),
     "graceful": (
-        "SIGTERM to the master: it advertises priority 0 and removes its VIP; the backup takes "
-        "over after Skew_Time. Restored by restarting it."
+        "SIGTERM to the master: it advertises priority 0 and the backup takes over after "
+        "Skew_Time. keepalived removes its VIP at once (clients meet nobody until the backup "
+        "announces); vipguard keeps serving it until the backup has taken over and announced "
+        "(make-before-break), then releases it. Restored by restarting it."
     ),
 }
 
