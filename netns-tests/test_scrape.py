@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from agents import Agent, Cluster, master_down_ms, settled_pair, web
-from netns import Topology
+from netns import Topology, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.netns_timeout(30)
@@ -51,3 +51,47 @@ def test_metrics_agree_with_status_and_time_the_failover(
     assert metrics[("vipguard_instance_announcements_total", "")] >= 1
     failover = metrics[("vipguard_instance_last_failover_seconds", "")]
     assert 0.2 < failover <= master_down_ms(100) / 1000 + 0.1, json.dumps(status)
+
+
+def samples(topology: Topology, agent: Agent) -> list[tuple[str, dict[str, str], float]]:
+    text = topology.ns_exec(agent.host, [sys.executable, "-c", FETCH]).stdout
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
+
+
+def value(found: list[tuple[str, dict[str, str], float]], metric: str, /, **labels: str) -> float:
+    matches = [v for n, got, v in found if n == metric and labels.items() <= got.items()]
+    assert len(matches) == 1, (metric, labels, matches)
+    return matches[0]
+
+
+def test_tracker_hook_and_maintenance_metrics_agree_with_status(
+    cluster: Cluster, topology: Topology
+) -> None:
+    drain = cluster.workdir / "drain"
+    drain.write_text("20\n")
+    tracker = {"name": "drain", "file": str(drain), "interval": "100ms", "rise": 1, "fall": 1}
+    instance = web(150, track=[{"tracker": "drain", "weight": -1}], notify={"any": ["/bin/true"]})
+    lb1 = cluster.agent("lb1", [instance], tables={"tracker": [tracker]}).start()
+    lb1.wait_state("master", timeout=3)
+    ran = lambda: lb1.status()["hooks"]["outcomes"].get("ok", 0) == 2  # noqa: E731
+    wait_until(ran, 3, what="the hooks of backup and master")
+    status = lb1.status()
+    web_status = status["instances"][0]
+    line = web_status["trackers"][0]
+    found = samples(topology, lb1)
+    assert value(found, "vipguard_tracker_up", tracker="drain", kind="file") == 1 == line["up"]
+    assert value(found, "vipguard_tracker_value", tracker="drain") == 20 == line["value"]
+    contribution = value(found, "vipguard_instance_tracker_contribution", tracker="drain")
+    assert contribution == -20 == line["contribution"]
+    assert (
+        value(found, "vipguard_instance_priority_effective", name="web")
+        == web_status["priority"]["effective"]
+        == 130
+    )
+    runs = value(found, "vipguard_hook_runs_total", name="web", hook="any", outcome="ok")
+    assert runs == status["hooks"]["outcomes"]["ok"] == 2  # backup, then master
+    assert value(found, "vipguard_instance_maintenance", name="web") == 0
