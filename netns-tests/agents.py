@@ -195,6 +195,14 @@ def settled_pair(
     return first, second
 
 
+def drain_tracker(cluster: Cluster, value: int, **overrides: Any) -> tuple[Path, dict[str, Any]]:
+    """A file tracker "drain" (100 ms, rise and fall 1) and its file, holding ``value``."""
+    path = cluster.workdir / "drain"
+    path.write_text(f"{value}\n")
+    tracker = {"name": "drain", "file": str(path), "interval": "100ms", "rise": 1, "fall": 1}
+    return path, tracker | overrides
+
+
 def web(priority: int, **overrides: Any) -> dict[str, Any]:
     """The usual test instance: VRID 51, 100 ms adverts, one IPv4 VIP."""
     instance: dict[str, Any] = {

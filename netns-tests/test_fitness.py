@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agents import Agent, Cluster, web
+from agents import Agent, Cluster, drain_tracker, web
 from netns import Topology, wait_until
 from probe import Prober
 
@@ -81,17 +81,12 @@ def test_a_failing_local_http_service_fails_over_and_recovery_obeys_rise(
 
 
 def test_weights_move_mastership_file_and_interface(cluster: Cluster, topology: Topology) -> None:
-    drain = cluster.workdir / "lb1-drain"
-    drain.write_text("0\n")
+    drain, drain_config = drain_tracker(cluster, 0)
     topology.ip("lb1", "link", "add", "up0", "type", "veth", "peer", "up0p")  # an "uplink"
     for end in ("up0", "up0p"):
         topology.ip("lb1", "link", "set", end, "up")
-    tables = {
-        "tracker": [
-            {"name": "drain", "file": str(drain), "interval": "100ms", "rise": 1, "fall": 1},
-            {"name": "uplink", "interface": "up0", "weight": -60},
-        ]
-    }
+    uplink = {"name": "uplink", "interface": "up0", "weight": -60}
+    tables = {"tracker": [drain_config, uplink]}
     instance = web(150, track=[{"tracker": "drain", "weight": -1}, "uplink"])
     lb1 = cluster.agent("lb1", [instance], tables=tables).start()
     lb2 = cluster.start("lb2", [web(100)])
@@ -160,9 +155,7 @@ def test_a_sync_group_moves_together_when_one_side_fails(
 def test_a_sync_group_shares_its_trackers_so_priorities_move_together(
     cluster: Cluster, topology: Topology
 ) -> None:
-    drain = cluster.workdir / "lb1-drain"
-    drain.write_text("0\n")
-    tracker = {"name": "drain", "file": str(drain), "interval": "100ms", "rise": 1, "fall": 1}
+    drain, tracker = drain_tracker(cluster, 0)
     topology.add_back_network()
     group = {"sync_group": [{"name": "lb", "instances": ["web", "back"]}]}
     front, back = front_and_back(150)

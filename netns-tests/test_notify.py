@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agents import Cluster, web
+from agents import Cluster, drain_tracker, web
 from netns import wait_until
 
 from vipguard.control_client import stream
@@ -36,9 +36,7 @@ def test_hooks_run_in_order_with_the_right_arguments_and_events_agree(
     cluster: Cluster, tmp_path: Path
 ) -> None:
     log = cluster.workdir / "hooks.log"
-    drain = cluster.workdir / "drain"
-    drain.write_text("0\n")
-    tracker = {"name": "drain", "file": str(drain), "interval": "50ms", "rise": 1, "fall": 1}
+    drain, tracker = drain_tracker(cluster, 0, interval="50ms")
     notify = {
         "master": recorder(log, "to-master"),
         "backup": recorder(log, "to-backup"),

@@ -7,7 +7,7 @@ import signal
 import sys
 
 import pytest
-from agents import Agent, Cluster, master_down_ms, settled_pair, web
+from agents import Agent, Cluster, drain_tracker, master_down_ms, settled_pair, web
 from netns import Topology, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -71,9 +71,7 @@ def value(found: list[tuple[str, dict[str, str], float]], metric: str, /, **labe
 def test_tracker_hook_and_maintenance_metrics_agree_with_status(
     cluster: Cluster, topology: Topology
 ) -> None:
-    drain = cluster.workdir / "drain"
-    drain.write_text("20\n")
-    tracker = {"name": "drain", "file": str(drain), "interval": "100ms", "rise": 1, "fall": 1}
+    _, tracker = drain_tracker(cluster, 20)
     instance = web(150, track=[{"tracker": "drain", "weight": -1}], notify={"any": ["/bin/true"]})
     lb1 = cluster.agent("lb1", [instance], tables={"tracker": [tracker]}).start()
     lb1.wait_state("master", timeout=3)

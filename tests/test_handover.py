@@ -33,6 +33,15 @@ def pair(a_priority: int = 150, b_priority: int = 100, interval_cs: int = 100) -
     return link
 
 
+def lone_master() -> Link:
+    """A (150) alone on the link, master since before t = 5 s; the clock at 5 s."""
+    link = Link()
+    link.add("a", make_config(150, A))
+    link.start("a")
+    link.run_until(5.0)
+    return link
+
+
 def state(link: Link, name: str) -> State:
     return link.routers[name].state
 
@@ -81,10 +90,7 @@ def test_maintenance_hands_over_make_before_break() -> None:
 
 
 def test_maintenance_without_a_peer_keeps_the_vips_and_invites_one() -> None:
-    link = Link()
-    link.add("a", make_config(150, A))
-    link.start("a")
-    link.run_until(5.0)
+    link = lone_master()
     link.maintenance("a", True)
     link.run_until(30.0)
     assert state(link, "a") is State.MASTER
@@ -99,10 +105,7 @@ def test_maintenance_without_a_peer_keeps_the_vips_and_invites_one() -> None:
 
 
 def test_maintenance_off_while_still_handing_over_resumes_the_real_priority() -> None:
-    link = Link()
-    link.add("a", make_config(150, A))
-    link.start("a")
-    link.run_until(5.0)
+    link = lone_master()
     link.maintenance("a", True)
     link.run_until(6.5)
     link.maintenance("a", False)
@@ -181,10 +184,8 @@ def test_graceful_stop_with_handover_releases_after_the_peer_announced() -> None
 
 
 def test_graceful_stop_without_a_peer_gives_up_after_master_down_interval() -> None:
-    link = Link()
-    router = link.add("a", make_config(150, A))
-    link.start("a")
-    link.run_until(5.0)
+    link = lone_master()
+    router = link.routers["a"]
     bound = router.master_down_interval
     link.shutdown("a", handover=True)
     link.run_until(5.0 + bound - 0.01)
@@ -195,10 +196,8 @@ def test_graceful_stop_without_a_peer_gives_up_after_master_down_interval() -> N
 
 
 def test_stop_during_a_maintenance_handover_is_bounded_and_keeps_the_peer_rule() -> None:
-    link = Link()
-    router = link.add("a", make_config(150, A))
-    link.start("a")
-    link.run_until(5.0)
+    link = lone_master()
+    router = link.routers["a"]
     link.maintenance("a", True)
     link.run_until(20.0)  # no peer: still master
     link.shutdown("a", handover=True)
