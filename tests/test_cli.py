@@ -388,7 +388,13 @@ def test_maintenance_on_an_instance_prints_what_the_agent_did(
                     "maintenance": True,
                     "handover": "192.0.2.11 took over",
                 },
-                {"name": "db", "state": "backup", "maintenance": True, "handover": None},
+                {
+                    "name": "db",
+                    "state": "maintenance",
+                    "maintenance": True,
+                    "handover": None,
+                    "master": "192.0.2.12",
+                },
             ],
         }
 
@@ -397,7 +403,7 @@ def test_maintenance_on_an_instance_prints_what_the_agent_did(
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "web: maintenance on, state backup, handover 192.0.2.11 took over",
-        "db: maintenance on, state backup",
+        "db: maintenance on, state maintenance, master now 192.0.2.12",
     ]
     assert fake.requests == [{"command": "maintenance", "on": True, "instance": "web"}]
 

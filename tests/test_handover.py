@@ -87,6 +87,8 @@ def test_maintenance_hands_over_make_before_break() -> None:
     released = first(link, "a", UnbindVips, start)
     assert released - took_over == pytest.approx(HANDOVER_GRACE)
     assert set(advertised(link, "a", start)) == {0}
+    seen = link.routers["a"].master  # whom it handed over to, for the status
+    assert seen is not None and (str(seen.address), seen.priority) == (B, 100)
 
 
 def test_maintenance_without_a_peer_keeps_the_vips_and_invites_one() -> None:

@@ -145,5 +145,9 @@ def render_maintenance(answer: dict[str, Any]) -> str:
     for item in answer.get("instances", []):
         mode = "on" if item.get("maintenance") else "off"
         line = f"{item['name']}: maintenance {mode}, state {item.get('state', '?')}"
-        lines.append(line + (f", handover {item['handover']}" if item.get("handover") else ""))
+        if item.get("handover"):
+            line += f", handover {item['handover']}"
+        elif item.get("master"):
+            line += f", master now {item['master']}"
+        lines.append(line)
     return "\n".join(lines) or "no instances"

@@ -756,7 +756,7 @@ class Agent:
             if handover is None
             else {
                 "reason": handover.reason.value,
-                "peer": None if handover.peer is None else str(handover.peer),
+                "peer": None if handover.peer is None else str(handover.peer.address),
             },
             "trackers": self.fitness.describe(driver),
             "sync_group": None if group is None else group.describe(driver),

@@ -156,7 +156,7 @@ class Handover:
 
     reason: Reason  # MAINTENANCE or SHUTDOWN: what the router becomes afterwards
     release_at: float | None = None
-    peer: IPAddress | None = None
+    peer: MasterSeen | None = None  # the router that took over
 
 
 HANDOVER_GRACE = 0.25
@@ -450,7 +450,7 @@ class VirtualRouter:
         assert handover is not None
         if advert.priority == STOP_PRIORITY or handover.peer is not None:
             return []
-        handover.peer = heard.source
+        handover.peer = MasterSeen(heard.source, advert.priority, advert.interval_cs)
         grace = min(HANDOVER_GRACE, advert.interval_cs / 100)
         release = now.monotonic + grace
         if handover.release_at is None or release < handover.release_at:
@@ -485,10 +485,11 @@ class VirtualRouter:
         effects: list[Effect] = []
         if old is State.MASTER:
             effects += self._leave_master(reason, now)
+        handed_to = self.handover.peer if self.handover else None
         self.handover = None
         self.state, self.state_since, self.last_reason = new, now.monotonic, reason
         self._timer = _Clock()
-        self.master = None
+        self.master = handed_to  # None, or the router that took over from us
         if new is State.MASTER:
             effects += self._enter_master(now)
         elif new is State.BACKUP:
