@@ -181,8 +181,7 @@ def test_graceful_stop_with_handover_releases_after_the_peer_announced() -> None
     assert link.routers["a"].last_reason is Reason.SHUTDOWN
     assert_make_before_break(link, "a", "b", start)
     released = first(link, "a", UnbindVips, start)
-    grace = min(HANDOVER_GRACE, 0.1)  # one advert interval of the new master
-    assert released - first(link, "b", StateChanged, start) == pytest.approx(grace)
+    assert released - first(link, "b", StateChanged, start) == pytest.approx(HANDOVER_GRACE)
 
 
 def test_graceful_stop_without_a_peer_gives_up_after_master_down_interval() -> None:
@@ -218,14 +217,46 @@ def test_plain_shutdown_still_releases_at_once() -> None:
 # ---------------------------------------------------------------------- sync group inputs
 
 
-def test_step_down_sends_priority_zero_and_the_peer_takes_over_after_skew() -> None:
+def test_step_down_hands_over_make_before_break() -> None:
     link = pair()
     start = link.clock.now
     link.step_down("a")
-    assert (state(link, "a"), link.routers["a"].last_reason) == (State.BACKUP, Reason.SYNC_GROUP)
-    assert advertised(link, "a", start) == [0]
+    assert state(link, "a") is State.MASTER  # serving until b has taken over
     link.run_until(start + 1.0)
+    assert (state(link, "a"), link.routers["a"].last_reason) == (State.BACKUP, Reason.SYNC_GROUP)
     assert state(link, "b") is State.MASTER
+    assert set(advertised(link, "a", start)) == {0}
+    assert_make_before_break(link, "a", "b", start)
+
+
+def test_step_down_without_a_peer_gives_up_and_keeps_serving() -> None:
+    link = lone_master()
+    router = link.routers["a"]
+    bound = router.master_down_interval
+    link.step_down("a")
+    link.run_until(5.0 + bound + 2.0)
+    assert state(link, "a") is State.MASTER and router.handover is None
+    assert not link.events("a", UnbindVips)
+    assert advertised(link, "a", 5.0 + bound + 0.5)[-1] == 150  # its real priority again
+
+
+def test_repeated_priority_zero_adverts_do_not_push_back_skew_time() -> None:
+    link = pair(b_priority=1)  # Skew_Time ~ 0.996 s: just under the 1 s advert interval
+    start = link.clock.now
+    link.maintenance("a", True)
+    link.run_until(start + 3.0)
+    took_over = first(link, "b", StateChanged, start)
+    assert took_over - start == pytest.approx(link.routers["b"].skew_time)
+
+
+def test_after_hearing_the_new_master_the_old_one_stops_advertising() -> None:
+    link = pair(interval_cs=2)  # 20 ms adverts, the grace is still HANDOVER_GRACE
+    start = link.clock.now
+    link.maintenance("a", True)
+    link.run_until(start + 1.0)
+    took_over = first(link, "b", StateChanged, start)
+    assert [at for at, _ in link.transmits("a") if at > took_over] == []
+    assert first(link, "a", UnbindVips, start) - took_over == pytest.approx(HANDOVER_GRACE)
 
 
 def test_a_held_backup_does_not_preempt_until_released() -> None:

@@ -170,3 +170,17 @@ def test_a_held_member_still_takes_over_a_side_whose_peer_died() -> None:
     sides.back.crash("b")  # b's back side is gone, its front still outranks a
     sides.run(6)
     assert host_states(sides, "a") == (State.BACKUP, State.MASTER), sides.states()
+
+
+def test_rebuilding_a_split_group_makes_nobody_step_down() -> None:
+    # As after a reload: b's back side is dead, so a serves the back while b keeps the front.
+    sides = Sides(a=100, b=150)
+    sides.run(6)
+    sides.back.crash("b")
+    sides.run(6)
+    assert host_states(sides, "a") == (State.BACKUP, State.MASTER)
+    members = sides.groups[0].members
+    sides.groups[0] = SyncGroup("a", members)  # rebuilt, a-front still outranked
+    sides.update()
+    sides.run(2)
+    assert host_states(sides, "a") == (State.BACKUP, State.MASTER), sides.states()

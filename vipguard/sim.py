@@ -11,7 +11,8 @@ promises:
 * whenever a router is up and connected, its segment has a master within Master_Down_Interval +
   one interval;
 * while a segment is connected and loss-free, never two masters for longer than one interval
-  (plus the handover grace when one of them is handing its VIPs over: the overlap is deliberate);
+  (plus the handover grace when one of them is handing its VIPs over: the overlap is deliberate,
+  and in a chain of handovers each one gets its grace);
 * no router holds VIPs outside Master;
 * once converged, the last announcement (gratuitous ARP / NA) made since the heal came from the
   master, so clients send to it and not to a router that lost an election after the heal.
@@ -142,6 +143,8 @@ class Simulation:
         self._order = itertools.count()
         self._no_master_since: dict[int, float] = {}
         self._dual_since: dict[int, float] = {}
+        self._dual_handover: set[int] = set()  # segments whose current duel began as a handover
+        self._dual_masters: dict[int, frozenset[str]] = {}
         self.healed_at: float | None = None
         self._claimants: list[Node] = []
         self.vip_changes: list[tuple[float, str, bool]] = []
@@ -379,13 +382,23 @@ class Simulation:
                 self.worst_master_down() + self.interval + self.params.preempt_delay,
                 "no master",
             )
-            # A master handing over keeps its VIPs for a grace after hearing the new one.
-            handing_over = any(n.router and n.router.handover for n in masters)
+            # A master handing over keeps its VIPs for a grace after hearing the new one; the
+            # allowance holds for the whole episode (maintenance may end within the grace).
+            dual = len(masters) > 1 and self.loss == 0
+            if any(n.router and n.router.handover for n in masters):
+                self._dual_handover.add(segment)
+            elif not dual:
+                self._dual_handover.discard(segment)
+            grace = HANDOVER_GRACE if segment in self._dual_handover else 0.0
+            holders = frozenset(n.name for n in masters)
+            if grace and self._dual_masters.get(segment) != holders:
+                self._dual_since.pop(segment, None)  # handovers in a chain: each one counts
+            self._dual_masters[segment] = holders
             self._watch(
                 self._dual_since,
                 segment,
-                len(masters) > 1 and self.loss == 0,
-                self.interval + (HANDOVER_GRACE if handing_over else 0.0),
+                dual,
+                self.interval + grace,
                 f"two masters {[n.name for n in masters]}",
             )
 

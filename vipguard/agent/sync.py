@@ -37,7 +37,8 @@ class SyncGroup:
         self.name = name
         self.members = list(members)
         self._updating = False
-        self._outranked: set[RouterDriver] = set()
+        # Members outranked already (a group rebuilt by a reload): not news, nobody steps down.
+        self._outranked = {member for member in self.members if _outranked(member)}
 
     def update(self, _changed: RouterDriver | None = None) -> None:
         """Re-align the members (an ``on_input`` observer). Inputs fed while aligning come

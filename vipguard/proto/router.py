@@ -154,15 +154,16 @@ class Handover:
     """A master handing its VIPs over: advertising priority 0 until ``release_at``, which is
     set once a peer has taken over (or, for a stop, bounds the wait)."""
 
-    reason: Reason  # MAINTENANCE or SHUTDOWN: what the router becomes afterwards
+    reason: Reason  # MAINTENANCE, SHUTDOWN or SYNC_GROUP: what the router becomes afterwards
     release_at: float | None = None
     peer: MasterSeen | None = None  # the router that took over
+    give_up_at: float | None = None  # SYNC_GROUP: nobody took over by then, so keep serving
 
 
 HANDOVER_GRACE = 0.25
-"""Longest wait, after the new master's first advert, before the old one releases the VIPs: the
-new master announces right after binding, which takes milliseconds; the grace is capped at one
-advert interval of the new master."""
+"""How long the old master keeps the VIPs after the new master's first advert: that advert
+leaves before the new master has bound and announced the VIPs (milliseconds, more on a loaded
+host), so the old one serves a little longer, whatever the advert interval."""
 
 
 @dataclass(slots=True)
@@ -206,7 +207,8 @@ class VirtualRouter:
 
     @property
     def priority(self) -> int:
-        contributions = (tracker.contribution for tracker in self._trackers.values())
+        # A copy: the metrics thread reads this while the event loop may add a tracker.
+        contributions = [tracker.contribution for tracker in list(self._trackers.values())]
         return effective_priority(self.config.priority, contributions)
 
     @property
@@ -234,8 +236,9 @@ class VirtualRouter:
         return STOP_PRIORITY if self.handover else self.priority
 
     def next_deadline(self) -> float | None:
-        release = self.handover.release_at if self.handover else None
-        deadlines = [d for d in (self._timer.deadline, release) if d is not None]
+        handover = self.handover
+        pending = (handover.release_at, handover.give_up_at) if handover else ()
+        deadlines = [d for d in (self._timer.deadline, *pending) if d is not None]
         return min(deadlines, default=None)
 
     # ------------------------------------------------------------------ inputs
@@ -278,9 +281,10 @@ class VirtualRouter:
         self.maintenance = on
         if on:
             return self._enter_maintenance(now)
-        if self.handover is not None and self.handover.reason is Reason.MAINTENANCE:
-            self.handover = None  # still master: advertise the real priority again
-            return self._advertise(now)
+        handover = self.handover
+        if handover is not None and handover.reason is Reason.MAINTENANCE:
+            self.handover = None  # still master: advertise the real priority again, and
+            return self._advertise(now, announce=handover.peer is not None)  # win clients back
         if self.state is State.MAINTENANCE:
             return self._transition(self._rejoin_reason(), now)
         return []
@@ -310,11 +314,14 @@ class VirtualRouter:
             self._preempt_hold_until = None
 
     def step_down(self, now: Instant) -> list[Effect]:
-        """Sync group: another member went Backup, so this master follows (priority 0 first,
-        so its peer takes over after Skew_Time)."""
+        """Sync group: another member went Backup, so this master follows, make-before-break:
+        priority 0, so its peer takes over after Skew_Time, and Backup once it has. If nobody
+        takes over within Master_Down_Interval, nobody else serves this side: keep serving."""
         if self.state is not State.MASTER or self.handover is not None:
             return []
-        return self._transition(Reason.SYNC_GROUP, now)
+        give_up = now.monotonic + self.master_down_interval
+        self.handover = Handover(Reason.SYNC_GROUP, give_up_at=give_up)
+        return self._advertise(now)
 
     def reconfigure(self, config: RouterConfig, now: Instant) -> list[Effect]:
         """Apply a reloaded configuration in place (hitless reload): the state, the timers, the
@@ -342,7 +349,10 @@ class VirtualRouter:
         effects: list[Effect] = [UnbindVips(removed)] if removed else []
         if added:
             effects.append(BindVips(added, accept))
-        return effects + self._advertise(now, announce=bool(added))
+        effects += self._advertise(now)
+        if added and self.handover is None:  # handing over: clients must stay with the peer
+            effects.append(Announce(added))
+        return effects
 
     def receive(self, packet: ReceivedPacket, now: Instant) -> list[Effect]:
         heard = self.wire.receive(packet, now.wall_ns)
@@ -366,6 +376,9 @@ class VirtualRouter:
         handover = self.handover
         if handover and handover.release_at is not None and now.monotonic >= handover.release_at:
             return self._transition(handover.reason, now)
+        if handover and handover.give_up_at is not None and now.monotonic >= handover.give_up_at:
+            self.handover = None  # no peer took over: serve on at our real priority
+            return self._advertise(now)
         timer = self._timer
         if timer.deadline is None or now.monotonic < timer.deadline:
             return []
@@ -408,7 +421,10 @@ class VirtualRouter:
         if advert.priority == STOP_PRIORITY:
             # Only the master we follow may hand over; another (stale or duelling) master
             # stopping says nothing about the one still advertising.
-            if self.master is None or self.master.address == heard.source:
+            # The first priority-0 advert starts Skew_Time; repeats (a master handing over
+            # sends one per interval) must not push it back.
+            followed = self.master is None or self.master.address == heard.source
+            if followed and self._timer.kind is not _Timer.SKEW:
                 self._arm(_Timer.SKEW, self.skew_time, now, Reason.PRIORITY_ZERO_RECEIVED)
             return []
         self.master = MasterSeen(heard.source, advert.priority, advert.interval_cs)
@@ -451,10 +467,11 @@ class VirtualRouter:
         if advert.priority == STOP_PRIORITY or handover.peer is not None:
             return []
         handover.peer = MasterSeen(heard.source, advert.priority, advert.interval_cs)
-        grace = min(HANDOVER_GRACE, advert.interval_cs / 100)
-        release = now.monotonic + grace
+        handover.give_up_at = None
+        release = now.monotonic + HANDOVER_GRACE
         if handover.release_at is None or release < handover.release_at:
             handover.release_at = release
+        self._timer = _Clock()  # no more adverts: the new master speaks for the VIPs now
         return []
 
     def _answer_lower_master(self, now: Instant) -> list[Effect]:
