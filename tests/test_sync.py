@@ -182,5 +182,6 @@ def test_rebuilding_a_split_group_makes_nobody_step_down() -> None:
     members = sides.groups[0].members
     sides.groups[0] = SyncGroup("a", members)  # rebuilt, a-front still outranked
     sides.update()
+    assert sides.members["a-back"].router.handover is None  # no step-down started
     sides.run(2)
     assert host_states(sides, "a") == (State.BACKUP, State.MASTER), sides.states()
