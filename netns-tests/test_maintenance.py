@@ -17,8 +17,12 @@ VIP = "192.0.2.100"
 RATE = 200.0
 
 
-def probed(cluster: Cluster, probe: Prober) -> tuple[Agent, Agent, ProbeRun]:
-    lb1, lb2 = settled_pair(cluster, web(150), web(100))
+def probed(
+    cluster: Cluster, probe: Prober, interval: str = "100ms"
+) -> tuple[Agent, Agent, ProbeRun]:
+    lb1, lb2 = settled_pair(
+        cluster, web(150, advert_interval=interval), web(100, advert_interval=interval)
+    )
     probe.serve("lb1", "lb2")
     run = probe.start(VIP, rate=RATE, seconds=20)
     run.wait_for("lb1", answers=40)
@@ -48,10 +52,11 @@ def vip_holders(topology: Topology) -> list[str]:
     return [h for h in ("lb1", "lb2") if any(a.address == VIP for a in topology.addresses(h))]
 
 
+@pytest.mark.parametrize("interval", ["100ms", "20ms"])
 def test_maintenance_hands_over_without_losing_a_probe(
-    cluster: Cluster, topology: Topology, probe: Prober
+    cluster: Cluster, topology: Topology, probe: Prober, interval: str
 ) -> None:
-    lb1, lb2, run = probed(cluster, probe)
+    lb1, lb2, run = probed(cluster, probe, interval)
     output = maintenance(lb1, "on")
     assert lb1.state() == "maintenance"  # the command answers once the handover is done
     assert lb2.state() == "master"

@@ -322,3 +322,21 @@ def test_our_own_unbind_is_not_mistaken_for_a_vip_taken_away(
     logs.LOGGER.propagate = True
     with caplog.at_level(logging.INFO, logger="vipguard"):
         asyncio.run(scenario())
+
+
+def test_a_failing_observer_never_stops_the_protocol(journal: Journal) -> None:
+    async def scenario() -> None:
+        driver = make_driver(journal, priority=255)
+
+        def broken(*_: object) -> None:
+            raise RuntimeError("observer bug")
+
+        driver.on_input, driver.on_transition = broken, broken
+        driver.start(link_up=True)
+        await settle(driver)
+        assert driver.router.state.value == "master"
+        assert journal.kinds()[:2] == ["send", "bind"]  # advertised and bound all the same
+        assert driver.counters.transitions == 1
+        await driver.stop(handover=False)
+
+    asyncio.run(scenario())

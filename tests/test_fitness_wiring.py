@@ -72,6 +72,8 @@ def test_users_get_their_own_weights_and_no_result_counts_as_down(tmp_path: Path
         )
         started, stopped = configure(fitness, text, drivers)
         assert sorted(t.name for t in started) == ["drain", "proxy"] and stopped == []
+        assert drivers["front"].tracked == {}  # nothing until a first result, or until
+        fitness.apply_pending()  # the runtime gives up waiting: no result counts as down
         # proxy (weight 0) without a result: fault; drain without a result: down, adds nothing
         assert drivers["front"].tracked == {
             PREFIX + "proxy": (0, True),
@@ -115,3 +117,24 @@ def test_a_sync_group_pools_its_members_trackers(tmp_path: Path) -> None:
     assert refs["front"] == (TrackRef("drain", -7), TrackRef("proxy", 0))
     assert refs["back"] == (TrackRef("proxy", 0), TrackRef("drain", -7))
     assert group_refs(parse(text))["back"] == (TrackRef("proxy", 0),)  # no group: its own only
+
+
+def test_a_changed_tracker_keeps_its_previous_effect_until_its_first_result(
+    tmp_path: Path,
+) -> None:
+    def uplink(weight: int) -> str:
+        return f'[[tracker]]\nname = "uplink"\ninterface = "eth9"\nweight = {weight}\n'
+
+    async def scenario() -> None:
+        fitness = Fitness()
+        drivers = {"front": FakeDriver("front"), "back": FakeDriver("back")}
+        configure(fitness, config_text(tmp_path, uplink(0), '["uplink"]'), drivers)
+        fitness.trackers["uplink"].set_link(True)  # its first result: up
+        assert drivers["front"].tracked[PREFIX + "uplink"] == (0, False)
+        configure(fitness, config_text(tmp_path, uplink(-10), '["uplink"]'), drivers)
+        # Replaced (its weight changed): no result yet, but no transient fault either.
+        assert drivers["front"].tracked[PREFIX + "uplink"] == (0, False)
+        fitness.apply_pending()  # no result within its timeout: now it counts as down
+        assert drivers["front"].tracked[PREFIX + "uplink"] == (-10, False)
+
+    asyncio.run(scenario())

@@ -124,6 +124,7 @@ def fake_agent(tmp_path: Path, failover: float | None = 0.3125) -> SimpleNamespa
         db: (TrackRef("proxy", 0), TrackRef("gate", 5)),
     }
     fitness.configure(config, refs)  # type: ignore[arg-type]
+    fitness.apply_pending()  # as the runtime does when a tracker has no result in time
     uplink = fitness.trackers["uplink"]
     uplink.set_link(True)
     uplink.set_link(False)

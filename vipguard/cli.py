@@ -325,7 +325,8 @@ def maintenance(
 ) -> None:
     """Hand VIPs to a peer for maintenance (on), or rejoin the election (off).
 
-    INSTANCE names one instance; without it, every instance.
+    INSTANCE names one instance (with the other members of its sync group, which share its
+    state); without it, every instance.
 
     on: a master hands its VIPs to a peer without loss (make-before-break: the peer holds them
     before this node lets go); the instance then stays out of the election, across agent

@@ -210,6 +210,14 @@ class RouterDriver:
             self._queue.put_nowait(BindVips(tuple(lost), accept))
             self._queue.put_nowait(Announce(tuple(lost)))
 
+    async def drained(self, timeout: float) -> bool:
+        """Whether every queued effect (binds, releases) was executed within ``timeout``."""
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     async def stop(self, *, handover: bool = True) -> None:
         """Graceful stop: priority 0 if master, and (``handover``) keep the VIPs until a peer has
         taken over them, at most Master_Down_Interval (and HANDOVER_LIMIT); release them, then
@@ -261,11 +269,20 @@ class RouterDriver:
         self._observe(self.on_input, self)
 
     def _observe(self, observer: Callable[..., None], *args: Any) -> None:
-        """Observers must never break the protocol: a failure is logged, not raised."""
+        """Observers must never break the protocol: a failure is logged (once per period,
+        it may repeat on every input), not raised."""
         try:
             observer(*args)
         except Exception as error:
-            logs.event("observer_failed", logging.ERROR, instance=self.name, error=repr(error))
+            held = self._warnings.allow(("observer_failed", None), self._clock.now().monotonic)
+            if held is not None:
+                logs.event(
+                    "observer_failed",
+                    logging.ERROR,
+                    instance=self.name,
+                    error=repr(error),
+                    suppressed=held,
+                )
 
     def _rearm(self) -> None:
         deadline = self.router.next_deadline()

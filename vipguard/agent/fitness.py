@@ -5,9 +5,10 @@ state is turned into each user's contribution or fault (by that user's weight) a
 router as tracker ``tracker:<name>``. Members of a sync group use the trackers of the whole group,
 so their priorities move together.
 
-A reload keeps every tracker whose configuration is unchanged running with its state (no
-transient "down" while a new one would wait for its first result); new and changed trackers
-start fresh, removed ones stop and their weight leaves the routers.
+A reload keeps every tracker whose configuration is unchanged running with its state; new and
+changed trackers start fresh and reach the routers with their first result (until then a changed
+one's previous effect stays), or as down if they have none within their timeout
+(:meth:`Fitness.apply_pending`); removed ones stop and their weight leaves the routers.
 """
 
 from __future__ import annotations
@@ -59,9 +60,16 @@ class Fitness:
         for driver, name in previous:
             if not any(use.driver is driver for use in self._uses.get(name, ())):
                 driver.untrack(PREFIX + name)
-        for name in wanted:
+        fresh = {tracker.name for tracker in started}
+        for name in wanted.keys() - fresh:  # running trackers: their users get their state
             self._apply(self.trackers[name].status)
         return started, stopped
+
+    def apply_pending(self) -> None:
+        """Trackers still without a result count as down for their users."""
+        for tracker in self.trackers.values():
+            if tracker.status.up is None:
+                self._apply(tracker.status)
 
     def _create(self, config: TrackerConfig) -> Tracker:
         tracker = Tracker(config, self._changed)

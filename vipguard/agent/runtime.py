@@ -109,6 +109,7 @@ class Agent:
         self._listener_of: dict[RouterDriver, VrrpSocket] = {}
         self._watched: set[VrrpSocket] = set()
         self._reloading = asyncio.Lock()
+        self._maintenance_lock = asyncio.Lock()
         self._packet_errors = logs.RateLimiter(10.0)
         self.events = EventBus()
         self.hooks = HookRunner(self.events)
@@ -138,7 +139,6 @@ class Agent:
             except ControlSocketBusy as error:
                 raise StartupError(str(error)) from None
             await self._prepare()
-            await self._await_trackers()
             await self.control.start()
             if not self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
                 self._tune_scheduling()
@@ -268,6 +268,7 @@ class Agent:
         for plan, source in zip(plans, sources, strict=True):
             await self._add_driver(plan, source)
         await self._configure_fitness(self.config)
+        self._build_groups(self.config)
 
     async def _open_port(self, ifname: str) -> Port:
         if ifname in self.ports:
@@ -540,7 +541,8 @@ class Agent:
         removed = [d for k, d in running.items() if k not in wanted]
         added = [plan for key, plan in wanted.items() if key not in running]
         to_start = added + [wanted[self._key(d)] for d in replaced]
-        sources = await self._resolve(to_start)  # may refuse: nothing has changed yet
+        _check_script_users(config)  # may refuse: nothing has changed yet
+        sources = await self._resolve(to_start)  # may refuse too
         for driver in removed + replaced:
             await self._remove_driver(driver)
         summary["removed"] = [d.name for d in removed]
@@ -562,10 +564,13 @@ class Agent:
             self._watch_listeners()
             summary["added" if plan in added else "changed"].append(plan.name)
         self.config = config
-        await self._configure_fitness(config)  # trackers first: new routers start knowing them
-        for driver in new_drivers:
-            link_up = self.ports[driver.egress.interface].link.up
-            driver.start(link_up=link_up, source_present=driver in self._sourced)
+        try:
+            await self._configure_fitness(config)  # trackers first: new routers know them
+        finally:  # even if that failed: every router runs, and in its group
+            self._build_groups(config)
+            for driver in new_drivers:
+                link_up = self.ports[driver.egress.interface].link.up
+                driver.start(link_up=link_up, source_present=driver in self._sourced)
 
     def _key(self, driver: RouterDriver) -> tuple[str, int]:
         plan = self._plan_of[driver]
@@ -625,7 +630,8 @@ class Agent:
         await self._resolve_tracked_links()
         for tracker in started:
             tracker.start()
-        self._build_groups(config)
+        await self._await_trackers()  # routers start (or go on) knowing their fitness
+        self.fitness.apply_pending()
 
     async def _resolve_tracked_links(self) -> None:
         """Interface trackers follow kernel link events by index; read each link's state now."""
@@ -693,17 +699,20 @@ class Agent:
     async def maintenance(self, request: dict[str, Any]) -> dict[str, Any]:
         """`vipguard maintenance on|off [INSTANCE]`: persisted first, then applied; with "on",
         answers once the VIPs are handed over (or it is clear no peer takes them)."""
-        on, name = bool(request.get("on")), request.get("instance")
-        names = self._maintenance_targets(name)
-        if not names:
-            known = ", ".join(sorted({self._plan_of[d].instance.name for d in self.drivers}))
-            return {"ok": False, "error": f"no instance {name!r}; instances: {known}"}
-        wanted = self.in_maintenance | names if on else self.in_maintenance - names
-        await asyncio.to_thread(self._maintenance_store.save, wanted)
-        self.in_maintenance = wanted
-        drivers = [d for d in self.drivers if self._plan_of[d].instance.name in names]
-        for driver in drivers:
-            driver.set_maintenance(on)
+        on, name = request.get("on"), request.get("instance")
+        if not isinstance(on, bool) or not isinstance(name, str | None):
+            return {"ok": False, "error": 'expected "on": true|false and "instance": a name|null'}
+        async with self._maintenance_lock:  # one change at a time, each one saved whole
+            names = self._maintenance_targets(name)
+            if not names:
+                known = ", ".join(sorted({self._plan_of[d].instance.name for d in self.drivers}))
+                return {"ok": False, "error": f"no instance {name!r}; instances: {known}"}
+            wanted = self.in_maintenance | names if on else self.in_maintenance - names
+            await asyncio.to_thread(self._maintenance_store.save, wanted)  # saved, then applied
+            self.in_maintenance = wanted
+            drivers = [d for d in self.drivers if self._plan_of[d].instance.name in names]
+            for driver in drivers:
+                driver.set_maintenance(on)
         self.events.publish("maintenance", on=on, instances=sorted(names))
         logs.event("maintenance", on=on, instances=",".join(sorted(names)))
         await asyncio.gather(*(self._await_handover(d) for d in drivers if on))
@@ -719,8 +728,10 @@ class Agent:
         return chosen
 
     async def _await_handover(self, driver: RouterDriver) -> None:
+        """Until the router has handed over and its VIPs are released (bounded)."""
         bound = driver.router.master_down_interval + HANDOVER_REPORT_SLACK
-        await driver.wait_until(lambda: driver.router.state is not State.MASTER, bound)
+        if await driver.wait_until(lambda: driver.router.state is not State.MASTER, bound):
+            await driver.drained(HANDOVER_REPORT_SLACK)
 
     def _maintenance_view(self, driver: RouterDriver) -> dict[str, Any]:
         router = driver.router
@@ -779,13 +790,16 @@ def _labels(plan: _Plan) -> dict[IPInterface, str | None]:
 def _check_script_users(config: Config) -> None:
     """A script tracker with ``user`` needs CAP_SETUID and CAP_SETGID: say so at start, not at
     every check."""
-    switching = [
-        t
-        for t in config.trackers
-        if isinstance(t.check, ScriptCheck)
-        and t.check.user is not None
-        and RunAs.lookup(t.check.user).uid != os.geteuid()
-    ]
+    try:
+        switching = [
+            t
+            for t in config.trackers
+            if isinstance(t.check, ScriptCheck)
+            and t.check.user is not None
+            and RunAs.lookup(t.check.user).uid != os.geteuid()
+        ]
+    except KeyError as error:  # removed since the file was checked
+        raise StartupError(f"a script tracker's user no longer exists: {error}") from None
     if switching and not can_switch_user():
         names = ", ".join(f"{t.name!r} (user {t.check.user})" for t in switching)  # type: ignore[union-attr]
         raise StartupError(
