@@ -80,11 +80,16 @@ def test_a_failing_local_http_service_fails_over_and_recovery_obeys_rise(
 # ------------------------------------------------------------------ weights
 
 
-def test_weights_move_mastership_file_and_interface(cluster: Cluster, topology: Topology) -> None:
-    drain, drain_config = drain_tracker(cluster, 0)
-    topology.ip("lb1", "link", "add", "up0", "type", "veth", "peer", "up0p")  # an "uplink"
+def add_uplink(topology: Topology) -> None:
+    """An "uplink" on lb1: a veth pair up0/up0p inside it, both ends up."""
+    topology.ip("lb1", "link", "add", "up0", "type", "veth", "peer", "up0p")
     for end in ("up0", "up0p"):
         topology.ip("lb1", "link", "set", end, "up")
+
+
+def test_weights_move_mastership_file_and_interface(cluster: Cluster, topology: Topology) -> None:
+    drain, drain_config = drain_tracker(cluster, 0)
+    add_uplink(topology)
     uplink = {"name": "uplink", "interface": "up0", "weight": -60}
     tables = {"tracker": [drain_config, uplink]}
     instance = web(150, track=[{"tracker": "drain", "weight": -1}, "uplink"])
@@ -112,6 +117,12 @@ def test_weights_move_mastership_file_and_interface(cluster: Cluster, topology: 
     assert lb1.instance("web")["priority"]["effective"] == 90
     topology.ip("lb1", "link", "set", "up0", "up")
     lb1.wait_state("master", timeout=3)
+
+    topology.ip("lb1", "link", "del", "up0")  # the interface goes away, and comes back anew
+    lb2.wait_state("master", timeout=3)
+    add_uplink(topology)
+    lb1.wait_state("master", timeout=3)
+    assert tracker_line(lb1, "uplink")["up"] is True
 
 
 # ------------------------------------------------------------------ sync groups
@@ -165,5 +176,6 @@ def test_a_sync_group_shares_its_trackers_so_priorities_move_together(
     wait_until(lambda: states(lb1) == ("master", "master"), 5, what="lb1 master of both")
     drain.write_text("60\n")
     wait_until(lambda: states(lb2) == ("master", "master"), 3, what="lb2 takes both sides")
-    assert states(lb1) == ("backup", "backup")
+    # lb1 lets go of a side once lb2 holds it (a sync step-down hands over, with its grace)
+    wait_until(lambda: states(lb1) == ("backup", "backup"), 1, what="lb1 backup on both")
     assert lb1.instance("back")["priority"]["effective"] == 90

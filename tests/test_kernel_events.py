@@ -13,6 +13,7 @@ from vipguard.io.netlink import (
     IFF_LOWER_UP,
     IFF_UP,
     RTM_DELADDR,
+    RTM_DELLINK,
     RTM_NEWADDR,
     RTM_NEWLINK,
     AddressChange,
@@ -31,8 +32,9 @@ def attribute(kind: int, value: bytes) -> bytes:
     return struct.pack("=HH", 4 + len(value), kind) + value + bytes(-len(value) % 4)
 
 
-def link(index: int, flags: int) -> bytes:
-    return message(RTM_NEWLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 1, index, flags, 0))
+def link(index: int, flags: int, *attributes: bytes, kind: int = RTM_NEWLINK) -> bytes:
+    header = struct.pack("=BxHiII", socket.AF_UNSPEC, 1, index, flags, 0)
+    return message(kind, header + b"".join(attributes))
 
 
 def address(kind: int, family: int, index: int, *attributes: bytes) -> bytes:
@@ -65,12 +67,22 @@ def test_link_and_address_events_in_one_datagram() -> None:
     ]
 
 
+def test_link_events_carry_the_name_and_a_deleted_link_is_down() -> None:
+    up = IFF_UP | IFF_LOWER_UP
+    data = link(7, up, attribute(3, b"up0\0")) + link(
+        7, up, attribute(3, b"up0\0"), kind=RTM_DELLINK
+    )
+    assert parse_events(data) == [LinkChange(7, True, "up0"), LinkChange(7, False, "up0")]
+
+
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_crash_the_parser(data: bytes) -> None:
     parse_events(data)
 
 
-@given(st.binary(max_size=64), st.sampled_from([RTM_NEWLINK, RTM_NEWADDR, RTM_DELADDR]))
+@given(
+    st.binary(max_size=64), st.sampled_from([RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR])
+)
 def test_truncated_bodies_of_known_messages_are_skipped(body: bytes, kind: int) -> None:
     for event in parse_events(message(kind, body)):
         assert isinstance(event, LinkChange | AddressChange)

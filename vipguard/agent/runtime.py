@@ -114,7 +114,7 @@ class Agent:
         self.events = EventBus()
         self.hooks = HookRunner(self.events)
         self.fitness = Fitness(self._tracker_changed)
-        self._tracked_links: dict[int, list[Tracker]] = {}
+        self._tracked_links: dict[str, list[Tracker]] = {}  # interface trackers by interface
         self.groups: dict[str, SyncGroup] = {}  # by instance name
         self._maintenance_store = MaintenanceStore(config.agent.state_dir)
         self.in_maintenance: set[str] = set()
@@ -440,8 +440,8 @@ class Agent:
                 port = by_index.get(event.index)
                 if port is not None:
                     self._link_changed(port, event.up)
-                for tracker in self._tracked_links.get(event.index, ()):
-                    tracker.set_link(event.up)
+                for tracker in self._tracked_links.get(event.name or "", ()):
+                    tracker.set_link(event.up)  # by name: an interface made anew is followed
             elif isinstance(event, AddressChange):
                 for driver in self.drivers:
                     driver.on_address(event.index, event.address, event.added)
@@ -634,9 +634,10 @@ class Agent:
         self.fitness.apply_pending()
 
     async def _resolve_tracked_links(self) -> None:
-        """Interface trackers follow kernel link events by index; read each link's state now."""
+        """Interface trackers follow kernel link events by name; read each link's state now."""
         self._tracked_links = {}
         for name, tracker in self.fitness.interface_trackers():
+            self._tracked_links.setdefault(name, []).append(tracker)
             try:
                 link = await self.netlink.link(name)
             except InterfaceMissing:
@@ -645,10 +646,10 @@ class Agent:
                     logging.WARNING,
                     tracker=tracker.name,
                     interface=name,
-                    hint="the tracker counts as down; create the interface and reload",
+                    hint="the tracker counts as down until the interface appears",
                 )
+                tracker.set_link(False)
                 continue
-            self._tracked_links.setdefault(link.index, []).append(tracker)
             tracker.set_link(link.up)
 
     def _build_groups(self, config: Config) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import socket
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_interface
 
@@ -28,6 +29,8 @@ RTMGRP_LINK = 0x1
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV6_IFADDR = 0x100
 RTM_NEWLINK = 16
+RTM_DELLINK = 17
+IFLA_IFNAME = 3
 RTM_NEWADDR = 20
 RTM_DELADDR = 21
 IFA_ADDRESS = 1
@@ -165,6 +168,7 @@ class Netlink:
 class LinkChange:
     index: int
     up: bool
+    name: str | None = None  # the interface's name when the kernel said it (it always does)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,18 +227,32 @@ def parse_events(data: bytes) -> list[KernelEvent]:
         if length < _NLMSGHDR.size or offset + length > len(data):
             break
         body = data[offset + _NLMSGHDR.size : offset + length]
-        event = _link_event(body) if kind == RTM_NEWLINK else _address_event(kind, body)
+        link = kind in (RTM_NEWLINK, RTM_DELLINK)
+        event = _link_event(kind, body) if link else _address_event(kind, body)
         if event is not None:
             events.append(event)
         offset += (length + 3) & ~3
     return events
 
 
-def _link_event(body: bytes) -> LinkChange | None:
+def _attributes(body: bytes, offset: int) -> Iterator[tuple[int, bytes]]:
+    """The (type, value) route attributes of a message body from ``offset`` on."""
+    while offset + _RTATTR.size <= len(body):
+        attr_length, attr_type = _RTATTR.unpack_from(body, offset)
+        if attr_length < _RTATTR.size:
+            return
+        yield attr_type, body[offset + _RTATTR.size : offset + attr_length]
+        offset += (attr_length + 3) & ~3
+
+
+def _link_event(kind: int, body: bytes) -> LinkChange | None:
     if len(body) < _IFINFOMSG.size:
         return None
     _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(body)
-    return LinkChange(index, bool(flags & IFF_UP) and bool(flags & IFF_LOWER_UP))
+    up = kind == RTM_NEWLINK and bool(flags & IFF_UP) and bool(flags & IFF_LOWER_UP)
+    names = (v for t, v in _attributes(body, _IFINFOMSG.size) if t == IFLA_IFNAME)
+    name = next(names, b"").split(b"\0", 1)[0].decode(errors="replace") or None
+    return LinkChange(index, up, name)
 
 
 def _address_event(kind: int, body: bytes) -> AddressChange | None:
@@ -244,14 +262,8 @@ def _address_event(kind: int, body: bytes) -> AddressChange | None:
     width = {socket.AF_INET: 4, socket.AF_INET6: 16}.get(family)
     # IPv4 names the interface's own address IFA_LOCAL (IFA_ADDRESS is the peer on p2p links).
     wanted = IFA_LOCAL if family == socket.AF_INET else IFA_ADDRESS
-    offset = _IFADDRMSG.size
-    while width and offset + _RTATTR.size <= len(body):
-        attr_length, attr_type = _RTATTR.unpack_from(body, offset)
-        if attr_length < _RTATTR.size:
-            break
-        value = body[offset + _RTATTR.size : offset + attr_length]
+    for attr_type, value in _attributes(body, _IFADDRMSG.size) if width else ():
         if attr_type == wanted and len(value) == width:
             address = IPv4Address(value) if width == 4 else IPv6Address(value)
             return AddressChange(index, address, kind == RTM_NEWADDR)
-        offset += (attr_length + 3) & ~3
     return None
