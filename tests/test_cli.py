@@ -386,7 +386,7 @@ def test_maintenance_on_an_instance_prints_what_the_agent_did(
                     "name": "web",
                     "state": "backup",
                     "maintenance": True,
-                    "handover": "192.0.2.11 took over",
+                    "handover": {"reason": "maintenance", "peer": None},
                 },
                 {
                     "name": "db",
@@ -402,7 +402,8 @@ def test_maintenance_on_an_instance_prints_what_the_agent_did(
     result = CliRunner().invoke(main, ["maintenance", "on", "web", "--socket", str(fake.path)])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "web: maintenance on, state backup, handover 192.0.2.11 took over",
+        "web: maintenance on, state backup, handing over: maintenance,"
+        " waiting for a peer to take over",
         "db: maintenance on, state maintenance, master now 192.0.2.12",
     ]
     assert fake.requests == [{"command": "maintenance", "on": True, "instance": "web"}]
@@ -460,7 +461,7 @@ def test_status_shows_maintenance_trackers_sync_group_and_hooks() -> None:
     for expected in (
         "hooks: failed 1, ok 12; running web; queued 2",
         "  maintenance   ON",
-        "  handover      maintenance to 192.0.2.11",
+        "  handover      maintenance, to 192.0.2.11",
         "  sync group    pair (web, db), held in backup by a member",
         "  tracker proxy (http): up, weight 0, contribution 0 — HTTP 200 in 1.2 ms",
         "  tracker uplink (interface): down, weight -20, contribution -20",

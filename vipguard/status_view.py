@@ -78,8 +78,7 @@ def _fitness(item: dict[str, Any]) -> list[str]:
         lines.append(f"  maintenance   {'ON' if item['maintenance'] else 'off'}")
     handover = item.get("handover")
     if handover:
-        peer = f" to {handover['peer']}" if handover.get("peer") else ""
-        lines.append(f"  handover      {handover.get('reason', '?')}{peer}")
+        lines.append(f"  handover      {_handover(handover)}")
     group = item.get("sync_group")
     if group:
         held = ", held in backup by a member" if group.get("held") else ""
@@ -146,8 +145,15 @@ def render_maintenance(answer: dict[str, Any]) -> str:
         mode = "on" if item.get("maintenance") else "off"
         line = f"{item['name']}: maintenance {mode}, state {item.get('state', '?')}"
         if item.get("handover"):
-            line += f", handover {item['handover']}"
+            line += f", handing over: {_handover(item['handover'])}"
         elif item.get("master"):
             line += f", master now {item['master']}"
         lines.append(line)
     return "\n".join(lines) or "no instances"
+
+
+def _handover(handover: dict[str, Any]) -> str:
+    """``maintenance, to 192.0.2.12`` or ``maintenance, waiting for a peer to take over``."""
+    peer = handover.get("peer")
+    whom = f"to {peer}" if peer else "waiting for a peer to take over"
+    return f"{handover.get('reason', '?')}, {whom}"

@@ -1,5 +1,6 @@
-"""Which instances are in maintenance, kept in the state directory so that a node put into
-maintenance stays out of the election across agent restarts and reboots.
+"""Maintenance: which instances are in it, kept in the state directory so that a node put into
+maintenance stays out of the election across agent restarts and reboots, and the `vipguard
+maintenance on|off` requests that change it.
 
 The file (``maintenance``) holds one instance name per line. It is written atomically and
 fsynced before the agent reports the change: an operator who was told "in maintenance" can
@@ -9,8 +10,19 @@ maintenance" could make a node under repair grab the VIP.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from ..proto.effects import State
+from . import logs
+from .driver import RouterDriver
+from .events import EventBus
+from .status import handover_view
+
+REPORT_SLACK = 1.0  # `maintenance on` waits Master_Down_Interval + this for a peer
 
 FILE_NAME = "maintenance"
 
@@ -48,3 +60,52 @@ class MaintenanceStore:
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+class Maintenance:
+    """The instances in maintenance: saved before they are applied, one change at a time."""
+
+    def __init__(self, store: MaintenanceStore, events: EventBus) -> None:
+        self.store, self._events = store, events
+        self.names: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    def load(self) -> None:
+        """At start-up; raises MaintenanceStoreError if the file cannot be read."""
+        self.names = self.store.load()
+
+    async def change(
+        self, on: bool, names: set[str], drivers: Iterable[RouterDriver]
+    ) -> list[dict[str, Any]]:
+        """Put ``names`` (whose routers are ``drivers``) in or out of maintenance. With "on",
+        returns once each master has handed over and released its VIPs (bounded)."""
+        chosen = list(drivers)
+        async with self._lock:  # each change read, saved and applied whole
+            wanted = self.names | names if on else self.names - names
+            await asyncio.to_thread(self.store.save, wanted)  # saved, then applied
+            self.names = wanted
+            for driver in chosen:
+                driver.set_maintenance(on)
+        self._events.publish("maintenance", on=on, instances=sorted(names))
+        logs.event("maintenance", on=on, instances=",".join(sorted(names)))
+        if on:
+            await asyncio.gather(*(_handed_over(driver) for driver in chosen))
+        return [_view(driver) for driver in chosen]
+
+
+async def _handed_over(driver: RouterDriver) -> None:
+    """Until the router has handed over and its VIPs are released (bounded)."""
+    bound = driver.router.master_down_interval + REPORT_SLACK
+    if await driver.wait_until(lambda: driver.router.state is not State.MASTER, bound):
+        await driver.drained(REPORT_SLACK)
+
+
+def _view(driver: RouterDriver) -> dict[str, Any]:
+    router = driver.router
+    return {
+        "name": driver.name,
+        "state": router.state.value,
+        "maintenance": router.maintenance,
+        "handover": handover_view(router),
+        "master": None if router.master is None else str(router.master.address),
+    }

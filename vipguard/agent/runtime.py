@@ -36,7 +36,7 @@ from ..io.scheduling import keep_gc_off_the_protocol_path, make_realtime
 from ..io.systemd import Notifier
 from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, IPInterface, vrrp_group
-from ..proto.effects import State, StateChanged
+from ..proto.effects import StateChanged
 from ..proto.router import VirtualRouter
 from . import logs
 from .control import ControlServer, ControlSocketBusy
@@ -45,16 +45,15 @@ from .events import EventBus, events_handler
 from .fitness import Fitness, group_refs
 from .health import Tracker, TrackerStatus
 from .hooks import HookRunner
-from .maintenance import MaintenanceStore, MaintenanceStoreError
+from .maintenance import Maintenance, MaintenanceStore, MaintenanceStoreError
 from .metrics import serve as serve_metrics
 from .sequences import SequenceStore
-from .status import describe
+from .status import describe, handover_view
 from .sync import SYNC_TRACKER, SyncGroup
 from .vmacs import VirtualMacs, VmacError
 
 MAX_READS_PER_WAKEUP = 64
 HOOKS_STOP_TIMEOUT = 5.0  # the hooks of the last transitions may run this long at shutdown
-HANDOVER_REPORT_SLACK = 1.0  # `maintenance on` waits Master_Down_Interval + this for a peer
 
 
 class StartupError(RuntimeError):
@@ -109,15 +108,13 @@ class Agent:
         self._listener_of: dict[RouterDriver, VrrpSocket] = {}
         self._watched: set[VrrpSocket] = set()
         self._reloading = asyncio.Lock()
-        self._maintenance_lock = asyncio.Lock()
         self._packet_errors = logs.RateLimiter(10.0)
         self.events = EventBus()
         self.hooks = HookRunner(self.events)
         self.fitness = Fitness(self._tracker_changed)
         self._tracked_links: dict[str, list[Tracker]] = {}  # interface trackers by interface
         self.groups: dict[str, SyncGroup] = {}  # by instance name
-        self._maintenance_store = MaintenanceStore(config.agent.state_dir)
-        self.in_maintenance: set[str] = set()
+        self.in_maintenance = Maintenance(MaintenanceStore(config.agent.state_dir), self.events)
         self.control = ControlServer(
             config.agent.control_socket,
             {
@@ -254,7 +251,7 @@ class Agent:
 
     async def _prepare(self) -> None:
         try:
-            self.in_maintenance = self._maintenance_store.load()
+            self.in_maintenance.load()
         except MaintenanceStoreError as error:
             raise StartupError(str(error)) from None
         _check_script_users(self.config)
@@ -339,7 +336,7 @@ class Agent:
             on_failure=self.fail,
             on_transition=self._transition_observed,
         )
-        if instance.name in self.in_maintenance:
+        if instance.name in self.in_maintenance.names:
             driver.set_maintenance(True)  # before start: it starts in Maintenance
         self.drivers.append(driver)
         local = {address.interface.ip for address in await self.netlink.addresses(port.link.index)}
@@ -703,21 +700,12 @@ class Agent:
         on, name = request.get("on"), request.get("instance")
         if not isinstance(on, bool) or not isinstance(name, str | None):
             return {"ok": False, "error": 'expected "on": true|false and "instance": a name|null'}
-        async with self._maintenance_lock:  # one change at a time, each one saved whole
-            names = self._maintenance_targets(name)
-            if not names:
-                known = ", ".join(sorted({self._plan_of[d].instance.name for d in self.drivers}))
-                return {"ok": False, "error": f"no instance {name!r}; instances: {known}"}
-            wanted = self.in_maintenance | names if on else self.in_maintenance - names
-            await asyncio.to_thread(self._maintenance_store.save, wanted)  # saved, then applied
-            self.in_maintenance = wanted
-            drivers = [d for d in self.drivers if self._plan_of[d].instance.name in names]
-            for driver in drivers:
-                driver.set_maintenance(on)
-        self.events.publish("maintenance", on=on, instances=sorted(names))
-        logs.event("maintenance", on=on, instances=",".join(sorted(names)))
-        await asyncio.gather(*(self._await_handover(d) for d in drivers if on))
-        return {"instances": [self._maintenance_view(d) for d in drivers]}
+        names = self._maintenance_targets(name)
+        if not names:
+            known = ", ".join(sorted({self._plan_of[d].instance.name for d in self.drivers}))
+            return {"ok": False, "error": f"no instance {name!r}; instances: {known}"}
+        drivers = [d for d in self.drivers if self._plan_of[d].instance.name in names]
+        return {"instances": await self.in_maintenance.change(on, names, drivers)}
 
     def _maintenance_targets(self, name: str | None) -> set[str]:
         """The instances ``name`` means (all when None), with their sync groups' members."""
@@ -727,23 +715,6 @@ class Agent:
             group = self.config.sync_group_of(instance)
             chosen |= set(group.instances) if group else set()
         return chosen
-
-    async def _await_handover(self, driver: RouterDriver) -> None:
-        """Until the router has handed over and its VIPs are released (bounded)."""
-        bound = driver.router.master_down_interval + HANDOVER_REPORT_SLACK
-        if await driver.wait_until(lambda: driver.router.state is not State.MASTER, bound):
-            await driver.drained(HANDOVER_REPORT_SLACK)
-
-    def _maintenance_view(self, driver: RouterDriver) -> dict[str, Any]:
-        router = driver.router
-        handover = router.handover
-        return {
-            "name": driver.name,
-            "state": router.state.value,
-            "maintenance": router.maintenance,
-            "handover": None if handover is None else "waiting for a peer to take over",
-            "master": None if router.master is None else str(router.master.address),
-        }
 
     # ------------------------------------------------------------------ control
 
@@ -760,16 +731,10 @@ class Agent:
 
     def _describe(self, driver: RouterDriver, now: Any) -> dict[str, Any]:
         group = self.groups.get(self._plan_of[driver].instance.name)
-        handover = driver.router.handover
         return {
             **describe(driver, now),
             "maintenance": driver.router.maintenance,
-            "handover": None
-            if handover is None
-            else {
-                "reason": handover.reason.value,
-                "peer": None if handover.peer is None else str(handover.peer.address),
-            },
+            "handover": handover_view(driver.router),
             "trackers": self.fitness.describe(driver),
             "sync_group": None if group is None else group.describe(driver),
         }

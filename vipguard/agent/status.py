@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..proto.router import VirtualRouter
 from ..proto.timers import Instant
 from .driver import RouterDriver
 
@@ -63,3 +64,12 @@ def _checksum(driver: RouterDriver) -> str:
     if driver.family == 6:
         return "pseudo-header"
     return driver.router.wire.send_checksum_mode.value
+
+
+def handover_view(router: VirtualRouter) -> dict[str, Any] | None:
+    """A master handing its VIPs over: why, and to whom once a peer has taken over."""
+    handover = router.handover
+    if handover is None:
+        return None
+    peer = None if handover.peer is None else str(handover.peer.address)
+    return {"reason": handover.reason.value, "peer": peer}
