@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..config import Config, InterfaceCheck, TrackerConfig, TrackRef
+from ..io.netlink import InterfaceMissing, Netlink
+from . import logs
 from .driver import RouterDriver
 from .health import Tracker, TrackerStatus, contribution
 
@@ -38,6 +41,7 @@ class Fitness:
         self._uses: dict[str, list[Use]] = {}
         self._on_change = on_change
         self._progress = asyncio.Event()
+        self._links: dict[str, list[Tracker]] = {}  # interface trackers by interface name
 
     # ------------------------------------------------------------------ configuration
 
@@ -77,13 +81,53 @@ class Fitness:
         self._configs[config.name] = config
         return tracker
 
-    def interface_trackers(self) -> list[tuple[str, Tracker]]:
-        """(interface name, tracker) of every interface tracker: the runtime feeds their links."""
-        return [
-            (check.interface, self.trackers[name])
-            for name, config in self._configs.items()
-            if isinstance(check := config.check, InterfaceCheck)
-        ]
+    async def adopt(
+        self, config: Config, refs: Mapping[RouterDriver, tuple[TrackRef, ...]], netlink: Netlink
+    ) -> None:
+        """:meth:`configure`, then stop the stale trackers, start the new ones and wait for
+        their first results (bounded): routers start, or go on, knowing their fitness."""
+        started, stopped = self.configure(config, refs)
+        await self.stop(stopped)
+        await self.follow_links(netlink)
+        for tracker in started:
+            tracker.start()
+        waiting = await self.first_results()
+        if waiting:
+            logs.event(
+                "trackers_without_result",
+                logging.WARNING,
+                trackers=",".join(waiting),
+                hint="they count as down until their first result",
+            )
+        self.apply_pending()
+
+    async def follow_links(self, netlink: Netlink) -> None:
+        """Interface trackers follow kernel link events by name (an interface made anew is
+        followed too); read each link's state now."""
+        self._links = {}
+        for name, config in self._configs.items():
+            if not isinstance(check := config.check, InterfaceCheck):
+                continue
+            tracker = self.trackers[name]
+            self._links.setdefault(check.interface, []).append(tracker)
+            try:
+                link = await netlink.link(check.interface)
+            except InterfaceMissing:
+                logs.event(
+                    "tracked_interface_missing",
+                    logging.WARNING,
+                    tracker=name,
+                    interface=check.interface,
+                    hint="the tracker counts as down until the interface appears",
+                )
+                tracker.set_link(False)
+                continue
+            tracker.set_link(link.up)
+
+    def on_link(self, interface: str | None, up: bool) -> None:
+        """A kernel link event."""
+        for tracker in self._links.get(interface or "", ()):
+            tracker.set_link(up)
 
     async def stop(self, trackers: list[Tracker] | None = None) -> None:
         chosen = list(self.trackers.values()) if trackers is None else trackers

@@ -38,18 +38,18 @@ from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, IPInterface, vrrp_group
 from ..proto.effects import StateChanged
 from ..proto.router import VirtualRouter
-from . import logs
+from . import logs, sync
 from .control import ControlServer, ControlSocketBusy
 from .driver import AnnouncePolicy, Egress, RouterDriver
 from .events import EventBus, events_handler
 from .fitness import Fitness, group_refs
-from .health import Tracker, TrackerStatus
+from .health import TrackerStatus
 from .hooks import HookRunner
 from .maintenance import Maintenance, MaintenanceStore, MaintenanceStoreError
 from .metrics import serve as serve_metrics
 from .sequences import SequenceStore
 from .status import describe, handover_view
-from .sync import SYNC_TRACKER, SyncGroup
+from .sync import SyncGroup
 from .vmacs import VirtualMacs, VmacError
 
 MAX_READS_PER_WAKEUP = 64
@@ -112,7 +112,6 @@ class Agent:
         self.events = EventBus()
         self.hooks = HookRunner(self.events)
         self.fitness = Fitness(self._tracker_changed)
-        self._tracked_links: dict[str, list[Tracker]] = {}  # interface trackers by interface
         self.groups: dict[str, SyncGroup] = {}  # by instance name
         self.in_maintenance = Maintenance(MaintenanceStore(config.agent.state_dir), self.events)
         self.control = ControlServer(
@@ -156,16 +155,6 @@ class Agent:
         finally:
             await self._shutdown()
         return self.exit_status
-
-    async def _await_trackers(self) -> None:
-        waiting = await self.fitness.first_results()
-        if waiting:
-            logs.event(
-                "trackers_without_result",
-                logging.WARNING,
-                trackers=",".join(waiting),
-                hint="they count as down until their first result",
-            )
 
     def _serve_metrics(self) -> None:
         address = self.config.agent.metrics
@@ -437,8 +426,7 @@ class Agent:
                 port = by_index.get(event.index)
                 if port is not None:
                     self._link_changed(port, event.up)
-                for tracker in self._tracked_links.get(event.name or "", ()):
-                    tracker.set_link(event.up)  # by name: an interface made anew is followed
+                self.fitness.on_link(event.name, event.up)
             elif isinstance(event, AddressChange):
                 for driver in self.drivers:
                     driver.on_address(event.index, event.address, event.added)
@@ -449,7 +437,7 @@ class Agent:
         for port in self.ports.values():
             link = await self.netlink.link(port.link.name)
             self._link_changed(port, link.up)
-        await self._resolve_tracked_links()
+        await self.fitness.follow_links(self.netlink)
         for driver in list(self.drivers):
             egress, source = driver.egress, driver.router.config.source
             present = {a.interface.ip for a in await self.netlink.addresses(egress.interface_index)}
@@ -619,50 +607,16 @@ class Agent:
     # ------------------------------------------------------------------ fitness, groups, hooks
 
     async def _configure_fitness(self, config: Config) -> None:
-        """Trackers, their users and sync groups as ``config`` says (start-up and reload)."""
+        """Trackers and their users as ``config`` says (start-up and reload)."""
         refs = group_refs(config)
-        uses = {d: refs[self._plan_of[d].instance.name] for d in self.drivers}
-        started, stopped = self.fitness.configure(config, uses)
-        await self.fitness.stop(stopped)
-        await self._resolve_tracked_links()
-        for tracker in started:
-            tracker.start()
-        await self._await_trackers()  # routers start (or go on) knowing their fitness
-        self.fitness.apply_pending()
-
-    async def _resolve_tracked_links(self) -> None:
-        """Interface trackers follow kernel link events by name; read each link's state now."""
-        self._tracked_links = {}
-        for name, tracker in self.fitness.interface_trackers():
-            self._tracked_links.setdefault(name, []).append(tracker)
-            try:
-                link = await self.netlink.link(name)
-            except InterfaceMissing:
-                logs.event(
-                    "tracked_interface_missing",
-                    logging.WARNING,
-                    tracker=tracker.name,
-                    interface=name,
-                    hint="the tracker counts as down until the interface appears",
-                )
-                tracker.set_link(False)
-                continue
-            tracker.set_link(link.up)
+        uses = {d: refs[self._instance_of(d)] for d in self.drivers}
+        await self.fitness.adopt(config, uses, self.netlink)
 
     def _build_groups(self, config: Config) -> None:
-        self.groups = {}
-        for group in config.sync_groups:
-            members = [d for d in self.drivers if self._plan_of[d].instance.name in group.instances]
-            sync = SyncGroup(group.name, members)
-            self.groups.update({name: sync for name in group.instances})
-        for driver in self.drivers:
-            sync_group = self.groups.get(self._plan_of[driver].instance.name)
-            driver.on_input = sync_group.update if sync_group else _ignore
-            if sync_group is None:  # it may have left a group on reload
-                driver.hold(False)
-                driver.untrack(SYNC_TRACKER)
-        for sync in set(self.groups.values()):
-            sync.update()
+        self.groups = sync.build(config.sync_groups, self.drivers, self._instance_of)
+
+    def _instance_of(self, driver: RouterDriver) -> str:
+        return self._plan_of[driver].instance.name
 
     def _tracker_changed(self, status: TrackerStatus) -> None:
         self.events.publish(
@@ -702,14 +656,14 @@ class Agent:
             return {"ok": False, "error": 'expected "on": true|false and "instance": a name|null'}
         names = self._maintenance_targets(name)
         if not names:
-            known = ", ".join(sorted({self._plan_of[d].instance.name for d in self.drivers}))
+            known = ", ".join(sorted({self._instance_of(d) for d in self.drivers}))
             return {"ok": False, "error": f"no instance {name!r}; instances: {known}"}
-        drivers = [d for d in self.drivers if self._plan_of[d].instance.name in names]
+        drivers = [d for d in self.drivers if self._instance_of(d) in names]
         return {"instances": await self.in_maintenance.change(on, names, drivers)}
 
     def _maintenance_targets(self, name: str | None) -> set[str]:
         """The instances ``name`` means (all when None), with their sync groups' members."""
-        everything = {self._plan_of[d].instance.name for d in self.drivers}
+        everything = {self._instance_of(d) for d in self.drivers}
         chosen = everything if name is None else everything & {name}
         for instance in list(chosen):
             group = self.config.sync_group_of(instance)
@@ -730,7 +684,7 @@ class Agent:
         }
 
     def _describe(self, driver: RouterDriver, now: Any) -> dict[str, Any]:
-        group = self.groups.get(self._plan_of[driver].instance.name)
+        group = self.groups.get(self._instance_of(driver))
         return {
             **describe(driver, now),
             "maintenance": driver.router.maintenance,
@@ -774,10 +728,6 @@ def _check_script_users(config: Config) -> None:
             " CapabilityBoundingSet= with CAP_SETUID CAP_SETGID, SystemCallFilter=@setuid) or"
             " remove `user`"
         )
-
-
-def _ignore(_driver: RouterDriver) -> None:
-    pass
 
 
 def _report_failure(task: asyncio.Task[Any]) -> None:

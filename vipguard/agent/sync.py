@@ -23,8 +23,9 @@ group, so the members' priorities move together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from ..config import SyncGroup as SyncGroupConfig
 from ..proto.effects import State
 from ..proto.timers import STOP_PRIORITY, outranks
 from .driver import RouterDriver
@@ -90,3 +91,31 @@ def _outranked(driver: RouterDriver) -> bool:
     if router.state is not State.BACKUP or master is None or master.priority == STOP_PRIORITY:
         return False
     return outranks(master.priority, master.address, router.priority, router.config.source)
+
+
+def build(
+    configured: Iterable[SyncGroupConfig],
+    drivers: Iterable[RouterDriver],
+    instance_of: Callable[[RouterDriver], str],
+) -> dict[str, SyncGroup]:
+    """The sync groups by instance name, wired to their members (start-up and reload); a
+    router outside every group is released from any hold a former group left on it."""
+    drivers = list(drivers)
+    groups: dict[str, SyncGroup] = {}
+    for group in configured:
+        members = [d for d in drivers if instance_of(d) in group.instances]
+        sync = SyncGroup(group.name, members)
+        groups.update({name: sync for name in group.instances})
+    for driver in drivers:
+        sync_group = groups.get(instance_of(driver))
+        driver.on_input = sync_group.update if sync_group else _ignore
+        if sync_group is None:
+            driver.hold(False)
+            driver.untrack(SYNC_TRACKER)
+    for sync in set(groups.values()):
+        sync.update()
+    return groups
+
+
+def _ignore(_driver: RouterDriver) -> None:
+    pass
