@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 
 import pytest
-from agents import Cluster, web
+from agents import Cluster, drain_tracker, web
 from netns import Topology, wait_until
 from probe import Prober
 
@@ -101,3 +101,21 @@ def test_adding_an_ipv6_vip_leaves_the_ipv4_router_alone(
     assert lb1.instance("web/ipv4")["counters"]["transitions"] == transitions
     lb1.wait_state("master", "web/ipv6", timeout=2)
     assert holders(topology, VIP) == ["lb1"]
+
+
+def test_reload_changing_trackers_never_faults_a_healthy_master(cluster: Cluster) -> None:
+    drain, tracker = drain_tracker(cluster, 0, weight=0)  # weight 0: a fault would show
+    lb1 = cluster.agent("lb1", [web(150, track=["drain"])], tables={"tracker": [tracker]}).start()
+    lb1.wait_state("master", timeout=3)
+    before = lb1.instance("web")["counters"]["transitions"]
+    changed = tracker | {"interval": "200ms"}  # a changed tracker starts anew
+    proxy = {"name": "other", "tcp": "127.0.0.1:9", "interval": "100ms"}  # a new one, unused
+    lb1.tables = {"tracker": [changed, proxy]}
+    lb1.rewrite([web(150, track=["drain"])])
+    status, output = lb1.reload()
+    assert status == 0, output
+    assert lb1.state() == "master"
+    assert lb1.instance("web")["counters"]["transitions"] == before  # never in Fault
+    assert lb1.instance("web")["trackers"][0]["up"] is True
+    drain.write_text("1\n")  # and the new tracker works
+    lb1.wait_state("fault", timeout=2)
