@@ -22,7 +22,8 @@ from .driver import RouterDriver
 from .events import EventBus
 from .status import handover_view
 
-REPORT_SLACK = 1.0  # `maintenance on` waits Master_Down_Interval + this for a peer
+REPORT_SLACK = 1.0  # `maintenance on` waits Master_Down_Interval + this for a peer,
+REPORT_LIMIT = 20.0  # but never longer than this: the CLI waits 30 s for its answer
 
 FILE_NAME = "maintenance"
 
@@ -95,7 +96,7 @@ class Maintenance:
 
 async def _handed_over(driver: RouterDriver) -> None:
     """Until the router has handed over and its VIPs are released (bounded)."""
-    bound = driver.router.master_down_interval + REPORT_SLACK
+    bound = min(driver.router.master_down_interval + REPORT_SLACK, REPORT_LIMIT)
     if await driver.wait_until(lambda: driver.router.state is not State.MASTER, bound):
         await driver.drained(REPORT_SLACK)
 
