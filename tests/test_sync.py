@@ -3,9 +3,11 @@ the members of a group on one host always end in the same state."""
 
 from __future__ import annotations
 
+import random
 from ipaddress import ip_interface
 from typing import Any
 
+import pytest
 from routerkit import Link, make_config
 
 from vipguard.agent.sync import SYNC_TRACKER, SyncGroup
@@ -185,3 +187,31 @@ def test_rebuilding_a_split_group_makes_nobody_step_down() -> None:
     assert sides.members["a-back"].router.handover is None  # no step-down started
     sides.run(2)
     assert host_states(sides, "a") == (State.BACKUP, State.MASTER), sides.states()
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_random_priority_shifts_and_faults_never_split_a_host(seed: int) -> None:
+    """Priority shifts of a whole host (the group's trackers) or of one side, and faults on
+    either side, at random: once settled, each host's two members share one state and each
+    side has one master."""
+    rng = random.Random(seed)
+    sides = Sides(a=rng.choice([100, 150, 200]), b=rng.choice([100, 150, 200]))
+    sides.run(6)
+    for _ in range(6):
+        host, side = rng.choice("ab"), rng.choice(["front", "back"])
+        roll = rng.random()
+        if roll < 0.4:
+            track_host(sides, host, contribution=rng.choice([-120, -40, 0, 30]))
+        elif roll < 0.7:  # one side only: the group must still not split
+            shift = rng.choice([-120, -40, 0, 30])
+            sides.members[f"{host}-{side}"].track("side", contribution=shift)
+        else:
+            sides.members[f"{host}-{side}"].track("link", fault=rng.random() < 0.5)
+        sides.run(rng.choice([0.05, 0.4, 6]))
+        sides.run(8)  # settled
+        for node in "ab":
+            front, back = host_states(sides, node)
+            assert front is back, (seed, sides.states())
+        masters = [s for s in sides.states().values() if s == "master"]
+        all_faulted = all(s == "fault" for s in sides.states().values())
+        assert all_faulted or len(masters) == 2, (seed, sides.states())
