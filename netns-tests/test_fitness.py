@@ -4,6 +4,7 @@ service, an interface), sync groups move together, hooks run in order with the r
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,21 @@ def test_a_sync_group_shares_its_trackers_so_priorities_move_together(
     # lb1 lets go of a side once lb2 holds it (a sync step-down hands over, with its grace)
     wait_until(lambda: states(lb1) == ("backup", "backup"), 1, what="lb1 backup on both")
     assert lb1.instance("back")["priority"]["effective"] == 90
+
+
+def test_a_hung_script_never_delays_the_adverts(cluster: Cluster) -> None:
+    hung = {"name": "hung", "script": ["/bin/sleep", "30"], "interval": "100ms", "timeout": "500ms"}
+    instance = web(150, track=[{"tracker": "hung", "weight": -10}])
+    lb1 = cluster.agent("lb1", [instance], tables={"tracker": [hung]}).start()
+    lb2 = cluster.start("lb2", [web(100)])
+    lb1.wait_state("master", timeout=5)
+    lb2.wait_following("192.0.2.11")
+    sent, heard = lb1.instance("web")["counters"]["adverts_out"], lb2.instance("web")
+    time.sleep(3.0)  # a measurement window, not synchronisation: adverts every 100 ms
+    after = lb2.instance("web")
+    assert after["counters"]["transitions"] == heard["counters"]["transitions"]  # no flap
+    received = after["counters"]["adverts_in"] - heard["counters"]["adverts_in"]
+    assert 28 <= received <= 32  # 3 s of 100 ms adverts, while the script hangs and is killed
+    assert lb1.instance("web")["counters"]["adverts_out"] - sent >= 28
+    line = tracker_line(lb1, "hung")
+    assert (line["up"], line["contribution"]) == (False, -10) and "timeout" in line["detail"]
