@@ -137,7 +137,15 @@ def fake_agent(tmp_path: Path, failover: float | None = 0.3125) -> SimpleNamespa
         await run_hooks(hooks, ok, fail)
 
     asyncio.run(asyncio.wait_for(check_and_run(), 30))
-    return SimpleNamespace(drivers=[web, api, db], fitness=fitness, hooks=hooks, config=config)
+    instances = {i.name: i for i in config.instances}
+    return SimpleNamespace(
+        drivers=[web, api, db],
+        fitness=fitness,
+        hooks=hooks,
+        config=config,
+        # as the runtime names routers: "db/ipv4" is instance "db"'s IPv4 router
+        instance_config=lambda driver: instances[driver.name.partition("/")[0]],
+    )
 
 
 def scrape(agent: SimpleNamespace) -> str:

@@ -38,6 +38,7 @@ from ..proto.effects import (
 from ..proto.packet import ReceivedPacket
 from ..proto.router import RouterConfig, VirtualRouter
 from . import logs
+from .changes import Changes
 
 WARNING_PERIOD = 10.0
 NETLINK_TIMEOUT = 2.0
@@ -109,7 +110,7 @@ class RouterDriver:
         self._announce_policy = announce
         self._on_failure = on_failure
         self.on_input, self.on_transition = on_input, on_transition
-        self._changed = asyncio.Event()
+        self._changes = Changes()
         self.counters = Counters()
         self.bound: set[IPInterface] = set()
         self.last_transition: dict[str, Any] | None = None
@@ -169,13 +170,7 @@ class RouterDriver:
     async def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
         """Whether ``condition`` (of the router) held within ``timeout``; re-checked after
         every input the core handles."""
-        try:
-            async with asyncio.timeout(timeout):
-                while not condition():
-                    await self._changed.wait()
-        except TimeoutError:
-            return condition()
-        return True
+        return await self._changes.wait_until(condition, timeout)
 
     def reconfigure(
         self,
@@ -228,9 +223,7 @@ class RouterDriver:
         bound = min(self.router.master_down_interval, HANDOVER_LIMIT) + HANDOVER_SLACK
         if not await self.wait_until(lambda: self.router.state is State.INITIALIZE, bound):
             self._feed(self.router.shutdown(self._clock.now()))  # cannot happen: the core bounds it
-        try:
-            await asyncio.wait_for(self._queue.join(), STOP_TIMEOUT)
-        except TimeoutError:
+        if not await self.drained(STOP_TIMEOUT):
             logs.event("stop_timed_out", logging.ERROR, instance=self.name, bound=len(self.bound))
         self._cancel_timer()
         for handle in self._handles:
@@ -264,8 +257,7 @@ class RouterDriver:
                 self._transmit(effect)  # adverts never wait behind netlink work
             else:
                 self._queue.put_nowait(effect)
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changes.notify()
         self._observe(self.on_input, self)
 
     def _observe(self, observer: Callable[..., None], *args: Any) -> None:

@@ -14,7 +14,6 @@ one's previous effect stays), or as down if they have none within their timeout
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from ..config import Config, InterfaceCheck, TrackerConfig, TrackRef
 from ..io.netlink import InterfaceMissing, Netlink
 from . import logs
+from .changes import Changes
 from .driver import RouterDriver
 from .health import Tracker, TrackerStatus, contribution
 
@@ -40,7 +40,7 @@ class Fitness:
         self._configs: dict[str, TrackerConfig] = {}
         self._uses: dict[str, list[Use]] = {}
         self._on_change = on_change
-        self._progress = asyncio.Event()
+        self._results = Changes()
         self._links: dict[str, list[Tracker]] = {}  # interface trackers by interface name
 
     # ------------------------------------------------------------------ configuration
@@ -144,16 +144,12 @@ class Fitness:
         def pending() -> list[str]:
             return [name for name, t in self.trackers.items() if t.status.up is None]
 
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                while pending():
-                    await self._progress.wait()
+        await self._results.wait_until(lambda: not pending(), timeout)
         return pending()
 
     def _changed(self, status: TrackerStatus) -> None:
         self._apply(status)
-        self._progress.set()
-        self._progress = asyncio.Event()
+        self._results.notify()
         self._on_change(status)
 
     def _apply(self, status: TrackerStatus) -> None:

@@ -176,14 +176,11 @@ class AgentCollector(Collector):
 
     def _configured_hooks(self) -> set[tuple[str, str]]:
         """(router name, hook key) of every configured hook, counted or not yet."""
-        notify = {i.name: i.notify for i in self.agent.config.instances if i.notify is not None}
         hooks: set[tuple[str, str]] = set()
         for driver in list(self.agent.drivers):
-            # A dual-stack instance "web" runs routers "web/ipv4" and "web/ipv6"; instance
-            # names never hold a "/".
-            config = notify.get(driver.name.partition("/")[0])
-            if config is not None:
-                hooks.update((driver.name, key) for key, _ in config.commands)
+            notify = self.agent.instance_config(driver).notify
+            if notify is not None:
+                hooks.update((driver.name, key) for key, _ in notify.commands)
         return hooks
 
 

@@ -616,7 +616,11 @@ class Agent:
         self.groups = sync.build(config.sync_groups, self.drivers, self._instance_of)
 
     def _instance_of(self, driver: RouterDriver) -> str:
-        return self._plan_of[driver].instance.name
+        return self.instance_config(driver).name
+
+    def instance_config(self, driver: RouterDriver) -> InstanceConfig:
+        """The configured instance a router belongs to (a dual-stack one runs two routers)."""
+        return self._plan_of[driver].instance
 
     def _tracker_changed(self, status: TrackerStatus) -> None:
         self.events.publish(
