@@ -21,6 +21,7 @@ from vipguard.proto.effects import Effect, StateChanged, Transmit
 from vipguard.proto.packet import Advertisement, ReceivedPacket, decode, encode
 from vipguard.proto.router import RouterConfig, VirtualRouter
 from vipguard.proto.timers import Instant
+from vipguard.proto.wire import ChecksumPolicy
 
 EPOCH_NS = 1_767_225_600 * 1_000_000_000
 """Wall-clock nanoseconds at fake time 0 (2026-01-01): authenticated sequences need a sane epoch."""
@@ -74,9 +75,10 @@ def advert_packet(
     addresses: tuple[IPAddress, ...] | None = None,
     destination: IPAddress | None = None,
     ttl: int = 255,
-    checksum_mode: ChecksumMode = ChecksumMode.RFC9568,
+    checksum_mode: ChecksumMode = ChecksumMode.PSEUDO_HEADER,
 ) -> ReceivedPacket:
-    """An unauthenticated advertisement as a receiver gets it (multicast unless ``destination``)."""
+    """An unauthenticated advertisement as a receiver gets it (multicast unless ``destination``),
+    by default in the VRRPv3/IPv4 checksum form keepalived and FRR send."""
     sender = ip_address(source) if isinstance(source, str) else source
     if addresses is None:
         addresses = tuple(vip.ip for vip in (VIPS_V6 if sender.version == 6 else VIPS_V4))
@@ -86,11 +88,22 @@ def advert_packet(
     return ReceivedPacket(sender, target, ttl, payload)
 
 
-def expected_transmits(config: RouterConfig, priority: int) -> list[Transmit]:
-    """What an unauthenticated router sends (RFC 9568 checksum) for one advert."""
+def expected_transmits(
+    config: RouterConfig, priority: int, mode: ChecksumMode | None = None
+) -> list[Transmit]:
+    """What an unauthenticated router sends for one advert: by default in the checksum form of
+    a router that has heard no peer yet (pseudo-header under "auto", the widely deployed one)."""
+    if mode is None:
+        policy = config.checksum
+        auto = policy is ChecksumPolicy.AUTO
+        mode = ChecksumMode.PSEUDO_HEADER if auto else ChecksumMode(policy.value)
     advert = config.advertisement(priority)
     return [
-        Transmit(dest, encode(advert, source=config.source, destination=dest), priority)
+        Transmit(
+            dest,
+            encode(advert, source=config.source, destination=dest, checksum_mode=mode),
+            priority,
+        )
         for dest in config.wire_config().destinations
     ]
 

@@ -831,23 +831,25 @@ def test_unicast_does_not_enforce_ttl(ttl: int) -> None:
 # ---------------------------------------------------------------------------- checksum policy
 
 
-def test_auto_checksum_sends_rfc9568_until_a_pseudo_header_advert_is_heard() -> None:
+def test_auto_checksum_sends_pseudo_header_until_an_rfc9568_advert_is_heard() -> None:
+    """keepalived, FRR and Wireshark use the pseudo-header form: "auto" sends it until a peer
+    is heard using the other, so a peer that knows only that form never sees a bad checksum."""
     clock = FakeClock()
     router = backup(clock, 100)
     source = router.config.source
     clock.advance_to(1.0)
-    hear(router, clock, LOWER, 50)  # an RFC 9568 peer: nothing changes
+    hear(router, clock, LOWER, 50)  # a pseudo-header peer: nothing changes
     effects = router.poll(clock.advance_to(MDI_100))
     assert [sent_checksum_mode(t, source) for t in of_type(effects, Transmit)] == [
-        ChecksumMode.RFC9568
-    ]
-    effects = hear(router, clock, LOWER, 50, checksum_mode=ChecksumMode.PSEUDO_HEADER)
-    assert [sent_checksum_mode(t, source) for t in of_type(effects, Transmit)] == [
         ChecksumMode.PSEUDO_HEADER
+    ]
+    effects = hear(router, clock, LOWER, 50, checksum_mode=ChecksumMode.RFC9568)
+    assert [sent_checksum_mode(t, source) for t in of_type(effects, Transmit)] == [
+        ChecksumMode.RFC9568
     ]  # the answer to the lower master already uses the mode just learned
     effects = router.poll(clock.advance(1.0))
     assert [sent_checksum_mode(t, source) for t in of_type(effects, Transmit)] == [
-        ChecksumMode.PSEUDO_HEADER
+        ChecksumMode.RFC9568
     ]
 
 
@@ -1087,22 +1089,37 @@ def test_equal_priority_pair_elects_the_higher_address() -> None:
     )
 
 
-def test_auto_checksum_router_converges_with_a_pseudo_header_only_peer() -> None:
+def test_auto_checksum_router_never_disturbs_a_pseudo_header_only_peer() -> None:
     link = Link()
     a = link.add("a", make_config(150, LOWER))
     b = link.add("b", make_config(100, HIGHER, checksum=ChecksumPolicy.PSEUDO_HEADER))
     link.start("a")
+    settle(link, 5.0)  # a is master before b starts, as when keepalived joins a vipguard master
     link.start("b")
     settle(link, 30.0)
     assert (a.state, b.state) == (State.MASTER, State.BACKUP)
-    # b refused a's first (RFC 9568) advert, became master, and a learnt b's variant from it.
+    assert link.events(kind=Rejected) == []
+    assert [change.new for _, change in link.state_changes("b")] == [State.BACKUP]
+    modes = {sent_checksum_mode(t, a.config.source) for _, t in link.transmits("a")}
+    assert modes == {ChecksumMode.PSEUDO_HEADER}
+
+
+def test_auto_checksum_router_converges_with_an_rfc9568_only_peer() -> None:
+    link = Link()
+    a = link.add("a", make_config(150, LOWER))
+    b = link.add("b", make_config(100, HIGHER, checksum=ChecksumPolicy.RFC9568))
+    link.start("a")
+    link.start("b")
+    settle(link, 30.0)
+    assert (a.state, b.state) == (State.MASTER, State.BACKUP)
+    # b refused a's first (pseudo-header) advert, became master, and a learnt b's form from it.
     assert [(e.time, e.router, e.effect) for e in link.events(kind=Rejected)] == [
         (MDI_150, "b", Rejected(RejectReason.BAD_CHECKSUM, a.config.source))
     ]
     modes = [(time, sent_checksum_mode(t, a.config.source)) for time, t in link.transmits("a")]
-    assert modes[0] == (MDI_150, ChecksumMode.RFC9568)
-    assert {mode for _, mode in modes[1:]} == {ChecksumMode.PSEUDO_HEADER}
-    # b's first advert as master makes a answer at once, in b's variant: b steps down then,
+    assert modes[0] == (MDI_150, ChecksumMode.PSEUDO_HEADER)
+    assert {mode for _, mode in modes[1:]} == {ChecksumMode.RFC9568}
+    # b's first advert as master makes a answer at once, in b's form: b steps down then,
     # not a whole advert interval later.
     assert link.state_changes("b")[-1] == (
         MDI_100,

@@ -15,8 +15,9 @@ from .packet import Advertisement, Expectations, ReceivedPacket, decode, encode_
 
 
 class ChecksumPolicy(StrEnum):
-    """VRRPv3-over-IPv4 checksum: a fixed mode, or ``auto`` (accept both, send what peers send,
-    RFC 9568 until a peer is heard)."""
+    """VRRPv3-over-IPv4 checksum: a fixed mode, or ``auto``: accept both, send what peers send,
+    and until a peer is heard the pseudo-header form, which keepalived, FRR and Wireshark use, so
+    a peer that knows only that form never refuses our adverts and takes over meanwhile."""
 
     RFC9568 = "rfc9568"
     PSEUDO_HEADER = "pseudo-header"
@@ -95,7 +96,7 @@ class Wire:
     def send_checksum_mode(self) -> ChecksumMode:
         if self.config.checksum is not ChecksumPolicy.AUTO:
             return ChecksumMode(self.config.checksum.value)
-        return self.peer_checksum_mode or ChecksumMode.RFC9568
+        return self.peer_checksum_mode or ChecksumMode.PSEUDO_HEADER
 
     def receive(self, packet: ReceivedPacket, wall_ns: int) -> Heard | RejectReason:
         source = packet.source
