@@ -14,7 +14,8 @@ FUZZ_ENGINE ?= auto
 # Debian packages the tests and the demo use (installed only when missing).
 # keepalived and tshark are peers of the interop tests.
 # faketime steps an agent's wall clock in the recovery tests.
-DEB_PACKAGES := iproute2 nftables procps keepalived tshark faketime
+# prometheus gives promtool, which checks and unit-tests the example alert rules.
+DEB_PACKAGES := iproute2 nftables procps keepalived tshark faketime prometheus
 
 # `make install`: the package in its own venv under $(PREFIX)/opt/vipguard (Debian 12's system
 # Python refuses pip installs), the command in /usr/local/bin, the unit, the config directory,
