@@ -149,6 +149,10 @@ def test_a_utf8_byte_order_mark_is_ignored_with_a_warning_saying_how_to_remove_i
         " that some Windows editors add), which TOML does not allow; it was ignored. Remove it:"
         f" sed -i '1s/^\\xEF\\xBB\\xBF//' {path}"
     ]
+    command = config.warnings[0].message.partition("Remove it: ")[2]
+    subprocess.run(command, shell=True, check=True, timeout=30)
+    assert path.read_bytes() == instance('"192.0.2.100/24"').encode()
+    assert load(path).warnings == ()
 
 
 def test_lines_after_a_byte_order_mark_are_still_right() -> None:
