@@ -14,7 +14,8 @@ FUZZ_ENGINE ?= auto
 # Debian packages the tests and the demo use (installed only when missing).
 # keepalived and tshark are peers of the interop tests.
 # faketime steps an agent's wall clock in the recovery tests.
-DEB_PACKAGES := iproute2 nftables procps keepalived tshark faketime
+# prometheus gives promtool, which checks and unit-tests the example alert rules.
+DEB_PACKAGES := iproute2 nftables procps keepalived tshark faketime prometheus
 
 # `make install`: the package in its own venv under $(PREFIX)/opt/vipguard (Debian 12's system
 # Python refuses pip installs), the command in /usr/local/bin, the unit, the config directory,
@@ -27,13 +28,22 @@ CONF_DIR := $(DESTDIR)/etc/vipguard
 
 .PHONY: help setup deb-packages test lint sim fuzz soak demo demo-sim bench install uninstall clean
 
+# Every .PHONY target has a line here (tests/test_docs.py checks it).
 help:
-	@echo "make demo   - run the main job: a namespaced load-balancer pair failing over (root)"
-	@echo "make test   - set everything up and run every test layer"
-	@echo "make lint   - ruff, mypy --strict on vipguard/proto, import-direction check"
-	@echo "make sim    - run SEEDS=$(SEEDS) random fault schedules through the simulator"
-	@echo "make fuzz   - fuzz the codec and receive path with FUZZ_RUNS=$(FUZZ_RUNS) inputs"
-	@echo "make bench  - failover outage and idle cost, vipguard vs keepalived (root; BENCH_ARGS=--quick)"
+	@echo "make help         - this list"
+	@echo "make demo         - run the main job: a namespaced load-balancer pair failing over (root)"
+	@echo "make demo-sim     - the same story in the protocol simulator (no root)"
+	@echo "make test         - set everything up and run every test layer"
+	@echo "make lint         - ruff check, ruff format --check, mypy --strict vipguard (the whole package), import-direction check"
+	@echo "make setup        - the Debian packages and a .venv with the package and its test tools"
+	@echo "make deb-packages - install the missing Debian packages: $(DEB_PACKAGES)"
+	@echo "make sim          - run SEEDS=$(SEEDS) random fault schedules through the simulator"
+	@echo "make fuzz         - fuzz the codec and receive path with FUZZ_RUNS=$(FUZZ_RUNS) inputs"
+	@echo "make soak         - 20 ms and 10 ms adverts under load beside keepalived, SOAK_SECONDS=$(SOAK_SECONDS) each (root)"
+	@echo "make bench        - failover outage and idle cost, vipguard vs keepalived (root; BENCH_ARGS=--quick)"
+	@echo "make install      - install under /opt/vipguard with the unit and the vipguard user (root; DESTDIR= stages)"
+	@echo "make uninstall    - remove what install added; /etc/vipguard is kept"
+	@echo "make clean        - remove the .venv and the tool caches"
 
 deb-packages:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -349,10 +349,13 @@ def maintenance(
 def check_config(file: str) -> None:
     """Validate a configuration FILE (default /etc/vipguard/vipguard.toml) without running it.
 
-    Prints a one-line summary when it is valid; otherwise prints every problem, one per line, on
-    stderr and exits with status 2.
+    Prints a one-line summary when it is valid, and any warnings (valid, but probably not what
+    was meant) on stderr; otherwise prints every problem, one per line, on stderr and exits with
+    status 2.
     """
     config = _load_or_exit(file)
+    for warning in config.warnings:
+        click.echo(str(warning), err=True)
     click.echo(f"{file}: OK ({config.summary()})")
 
 
@@ -372,5 +375,7 @@ def reload(socket_path: str | None, config_path: str | None) -> None:
         for problem in answer.get("problems", []):
             click.echo(f"  {problem}", err=True)
         raise SystemExit(2)
+    for warning in answer.get("warnings", []):
+        click.echo(warning, err=True)
     for key in ("kept", "changed", "added", "removed"):
         click.echo(f"{key:8} {', '.join(answer.get(key, [])) or '-'}")

@@ -14,6 +14,7 @@ to their own family only.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import ipaddress
 import math
@@ -27,7 +28,7 @@ import tomllib
 import urllib.parse
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from ipaddress import IPv4Interface, IPv6Interface
 from pathlib import Path
@@ -288,6 +289,8 @@ class Config:
     instances: tuple[InstanceConfig, ...]
     trackers: tuple[TrackerConfig, ...] = ()
     sync_groups: tuple[SyncGroup, ...] = ()
+    # About the file's text, not the configuration: two files that mean the same compare equal.
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
 
     def tracker(self, name: str) -> TrackerConfig:
         return next(tracker for tracker in self.trackers if tracker.name == name)
@@ -308,10 +311,12 @@ class Problem:
     key: str
     line: int | None
     message: str
+    warning: bool = False  # valid, but probably not what was meant: reported, not refused
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return ": ".join(part for part in (where, self.key, self.message) if part)
+        severity = "warning" if self.warning else ""
+        return ": ".join(part for part in (where, severity, self.key, self.message) if part)
 
 
 class ConfigError(Exception):
@@ -340,15 +345,32 @@ def parse(text: str, path: str | os.PathLike[str] = "vipguard.toml") -> Config:
     """Validate ``text`` as if read from ``path`` (relative ``secret_file`` paths are taken
     relative to ``path``'s directory)."""
     path = Path(path)
+    byte_order_mark = text.startswith(_BOM)
+    text = text.removeprefix(_BOM)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([_syntax_problem(str(path), str(error), text)]) from None
     context = _Context(str(path), path.parent, _LineIndex(text), [])
+    if byte_order_mark:
+        context.warnings.append(Problem(str(path), "", 1, _bom_message(path), warning=True))
     config = _config(context, data, path)
     if config is None or context.problems:
         raise ConfigError(sorted(context.problems, key=_by_line))
-    return config
+    return dataclasses.replace(config, warnings=tuple(sorted(context.warnings, key=_by_line)))
+
+
+# Notepad and other Windows editors start UTF-8 files with U+FEFF. TOML does not allow it, but
+# the text is unambiguous: refusing an invisible character would only stop the agent.
+_BOM = "\ufeff"
+
+
+def _bom_message(path: Path) -> str:
+    return (
+        "the file starts with a UTF-8 byte order mark (the bytes EF BB BF that some Windows"
+        " editors add), which TOML does not allow; it was ignored. Remove it:"
+        f" sed -i '1s/^\\xEF\\xBB\\xBF//' {path}"
+    )
 
 
 def _by_line(problem: Problem) -> float:
@@ -379,9 +401,13 @@ class _Context:
     base_dir: Path
     lines: _LineIndex
     problems: list[Problem]
+    warnings: list[Problem] = field(default_factory=list)
 
     def report(self, key: str, message: str) -> None:
         self.problems.append(Problem(self.file, key, self.lines.find(key), message))
+
+    def warn(self, key: str, message: str) -> None:
+        self.warnings.append(Problem(self.file, key, self.lines.find(key), message, warning=True))
 
 
 _KIND_NAMES: dict[type, str] = {
@@ -451,6 +477,9 @@ class _Table:
 
     def report(self, name: str, message: str) -> None:
         self.context.report(self.key(name), message)
+
+    def warn(self, name: str, message: str) -> None:
+        self.context.warn(self.key(name), message)
 
     def need(self, name: str, kind: type[_T], what: str) -> _T | None:
         """A required key; ``what`` describes a valid value."""
@@ -675,6 +704,13 @@ def _metrics_address(table: _Table) -> tuple[str, int] | Literal[False] | None:
             ' "[::1]:9650", or "" for no metrics endpoint',
         )
         return False
+    if endpoint[0].is_unspecified:
+        table.warn(
+            "metrics",
+            f"{text!r} listens on every address of this host: whoever reaches it reads the"
+            " instances, states and priorities; bind the address Prometheus scrapes, like"
+            " '192.0.2.11:9650', or '127.0.0.1:9650' for this host only",
+        )
     return str(endpoint[0]), endpoint[1]
 
 
@@ -988,7 +1024,41 @@ def _vip_from(
     if problem:
         context.report(key, f"{parsed.ip} {problem}")
         return None
+    warning = _vip_warning(text, parsed)
+    if warning:
+        context.warn(key, warning)
     return Vip(parsed)
+
+
+def _vip_warning(text: str, vip: IPv4Interface | IPv6Interface) -> str | None:
+    """What is odd about a valid VIP: no prefix written, or its prefix's network, broadcast
+    or (IPv6) Subnet-Router anycast address."""
+    address, network = vip.ip, vip.network
+    if "/" not in text:
+        usual = 24 if vip.version == 4 else 64
+        return (
+            f"{text!r} has no prefix length, so it is bound as {vip}: write '{vip}' if a host"
+            f" address is meant, else its subnet's prefix, like '{address}/{usual}'"
+        )
+    if network.num_addresses <= 2:  # /31, /32, /127, /128: every address is a host's
+        return None
+    fix = f"pick a host address of {network}, or write the VIP's real prefix"
+    if address == network.network_address and vip.version == 6:
+        return (
+            f"{address} is the Subnet-Router anycast address of {network} (RFC 4291), which"
+            f" every router on the link answers; {fix}"
+        )
+    if address == network.network_address:
+        return (
+            f"{address} is the network address of {network}, which hosts do not send to as"
+            f" one host; {fix}"
+        )
+    if address == network.broadcast_address and vip.version == 4:
+        return (
+            f"{address} is the broadcast address of {network}: hosts send to it as a broadcast,"
+            f" not to the VIP's owner; {fix}"
+        )
+    return None
 
 
 def _label_problem(label: str, vip: Vip, interface: str | None) -> str | None:

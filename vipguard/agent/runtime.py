@@ -129,6 +129,7 @@ class Agent:
 
     async def run(self) -> int:
         """Serve until stopped; the exit status (1 after a failure that forced the stop)."""
+        _log_warnings(self.config)
         try:
             try:
                 self.control.claim()
@@ -494,6 +495,7 @@ class Agent:
                     logs.event("reload_refused", logging.WARNING, problem=problem)
                 error_text = f"{path} is invalid; the running configuration stays"
                 return {"ok": False, "error": error_text, "problems": problems}
+            _log_warnings(config)
             summary: dict[str, list[str]] = {"kept": [], "changed": [], "removed": [], "added": []}
             try:
                 await self._apply(config, summary)
@@ -506,7 +508,7 @@ class Agent:
                 return {"ok": False, "error": f"reload failed midway ({error}); applied: {done}"}
         applied = {key: ",".join(names) or "-" for key, names in summary.items()}
         logs.event("reloaded", logging.INFO, **applied)
-        return summary
+        return {**summary, "warnings": [str(warning) for warning in config.warnings]}
 
     async def _apply(self, config: Config, summary: dict[str, list[str]]) -> None:
         """Apply ``config``, recording in ``summary`` what was done as it goes."""
@@ -732,6 +734,12 @@ def _check_script_users(config: Config) -> None:
             " CapabilityBoundingSet= with CAP_SETUID CAP_SETGID, SystemCallFilter=@setuid) or"
             " remove `user`"
         )
+
+
+def _log_warnings(config: Config) -> None:
+    """What the file's checks found odd but valid (start-up and each reload)."""
+    for warning in config.warnings:
+        logs.event("config_warning", logging.WARNING, warning=str(warning))
 
 
 def _report_failure(task: asyncio.Task[Any]) -> None:
