@@ -75,7 +75,18 @@ def run(config_path: str, log_level: str) -> None:
     """Run the agent in the foreground (systemd starts it like this).
 
     Refuses to start on an invalid configuration, listing every problem. SIGTERM or SIGINT stop
-    it gracefully: masters advertise priority 0 and release their VIPs.
+    it gracefully: masters advertise priority 0 and release their VIPs once a peer holds them.
+
+    \b
+    Other signals:
+      SIGHUP          reload the configuration (like `vipguard reload`)
+      SIGUSR1         log a status dump (what `vipguard status` shows)
+      SIGUSR2         log the counters
+      SIGPIPE         ignored
+      SIGSEGV, SIGBUS, SIGFPE, SIGILL
+                      a crash (core dump); the peer takes over after Master_Down_Interval
+      any other       that would end the process (SIGQUIT, SIGALRM, SIGRTMIN+N ...): logged,
+                      then the same graceful stop, exit status 128 + N
     """
     import asyncio
     import logging

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 LOGGER = logging.getLogger("vipguard")
@@ -14,7 +15,8 @@ class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = getattr(record, "fields", {})
         parts = [f"level={record.levelname.lower()}", f"event={record.getMessage()}"]
-        parts += [f"{key}={_quote(value)}" for key, value in fields.items()]
+        for key, value in fields.items():
+            parts += [f"{name}={_quote(text)}" for name, text in _flattened(key, value)]
         return " ".join(parts)
 
 
@@ -23,6 +25,21 @@ class JsonFormatter(logging.Formatter):
         fields: dict[str, Any] = getattr(record, "fields", {})
         entry = {"level": record.levelname.lower(), "event": record.getMessage(), **fields}
         return json.dumps(entry, default=str)
+
+
+def _flattened(key: str, value: object) -> Iterator[tuple[str, object]]:
+    """Nested values as dotted keys (``priority.base=150``, ``vips.0.address=...``), so that a
+    line stays greppable; a list of plain values is joined with commas."""
+    if isinstance(value, dict) and value:
+        for inner, item in value.items():
+            yield from _flattened(f"{key}.{inner}", item)
+    elif isinstance(value, list | tuple) and any(isinstance(v, dict | list | tuple) for v in value):
+        for index, item in enumerate(value):
+            yield from _flattened(f"{key}.{index}", item)
+    elif isinstance(value, dict | list | tuple):
+        yield key, ",".join(map(str, value))
+    else:
+        yield key, value
 
 
 def _quote(value: object) -> str:
