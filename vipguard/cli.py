@@ -92,7 +92,7 @@ def run(config_path: str, log_level: str) -> None:
     import logging
 
     from .agent import logs
-    from .agent.runtime import Agent, StartupError
+    from .agent.runtime import Agent
 
     config = _load_or_exit(config_path)
     logs.setup(config.agent.log_format, getattr(logging, log_level.upper()))
@@ -102,12 +102,7 @@ def run(config_path: str, log_level: str) -> None:
         agent.install_signal_handlers()
         return await agent.run()
 
-    try:
-        status = asyncio.run(serve())
-    except StartupError as error:
-        logs.event("startup_failed", logging.ERROR, error=str(error))
-        raise SystemExit(1) from None
-    raise SystemExit(status)
+    raise SystemExit(asyncio.run(serve()))  # a refused start-up was logged: exit status 1
 
 
 def _load_or_exit(path: str) -> Config:

@@ -37,7 +37,7 @@ from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, IPInterface, vrrp_group
 from ..proto.effects import StateChanged
 from ..proto.router import VirtualRouter
-from . import logs, signals, sync
+from . import logs, preflight, signals, sync
 from .control import ControlServer, ControlSocketBusy
 from .driver import AnnouncePolicy, Egress, RouterDriver
 from .events import EventBus, events_handler
@@ -128,33 +128,54 @@ class Agent:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> int:
-        """Serve until stopped; the exit status (1 after a failure that forced the stop)."""
+        """Serve until stopped; the exit status (1 after a failure that forced the stop or
+        refused the start)."""
         try:
             try:
-                self.control.claim()
-            except ControlSocketBusy as error:
-                raise StartupError(str(error)) from None
-            await self._prepare()
-            await self.control.start()
-            if not self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
-                self._tune_scheduling()
-                self._listen()
-                self._serve_metrics()
-                for driver in self.drivers:
-                    link_up = self.ports[driver.egress.interface].link.up
-                    driver.start(link_up=link_up, source_present=driver in self._sourced)
-                self._started = True
-                self.notifier.ready(f"{len(self.drivers)} virtual routers running")
-                logs.event(
-                    "agent_started",
-                    instances=len(self.drivers),
-                    pid=os.getpid(),
-                    control_socket=self.config.agent.control_socket,
-                )
+                await self._start()
+            except StartupError as error:
+                self._refuse(str(error))
+            except PermissionError as error:  # a privilege the checks did not foresee
+                self._refuse(f"{error}: {preflight.GRANT}")
             await self._stop.wait()
         finally:
             await self._shutdown()
         return self.exit_status
+
+    async def _start(self) -> None:
+        try:
+            self.control.claim()
+        except ControlSocketBusy as error:
+            raise StartupError(str(error)) from None
+        except OSError as error:
+            raise StartupError(preflight.control_socket_problem(self.config, error)) from None
+        problems = preflight.problems(self.config)
+        if problems:  # before any interface is touched
+            raise StartupError("; ".join(problems))
+        await self._prepare()
+        await self.control.start()
+        if self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
+            return
+        self._tune_scheduling()
+        self._listen()
+        self._serve_metrics()
+        for driver in self.drivers:
+            link_up = self.ports[driver.egress.interface].link.up
+            driver.start(link_up=link_up, source_present=driver in self._sourced)
+        self._started = True
+        self.notifier.ready(f"{len(self.drivers)} virtual routers running")
+        logs.event(
+            "agent_started",
+            instances=len(self.drivers),
+            pid=os.getpid(),
+            control_socket=self.config.agent.control_socket,
+        )
+
+    def _refuse(self, problem: str) -> None:
+        """The start-up failed: say why first, then stop (releasing what was set up)."""
+        logs.event("startup_failed", logging.ERROR, error=problem)
+        self.exit_status = 1
+        self.stop("startup failed")
 
     def _serve_metrics(self) -> None:
         address = self.config.agent.metrics
