@@ -68,10 +68,11 @@ DEFAULT_CONFIG = "/etc/vipguard/vipguard.toml"
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
+    help="Log events at this level and above; overrides [agent] log_level (default info)."
+    " debug adds state-change detail, rejected packets one by one, kernel address and link"
+    " events, tracker checks, VIP bind/release timing and control requests.",
 )
-def run(config_path: str, log_level: str) -> None:
+def run(config_path: str, log_level: str | None) -> None:
     """Run the agent in the foreground (systemd starts it like this).
 
     Refuses to start on an invalid configuration, listing every problem. SIGTERM or SIGINT stop
@@ -95,7 +96,8 @@ def run(config_path: str, log_level: str) -> None:
     from .agent.runtime import Agent
 
     config = _load_or_exit(config_path)
-    logs.setup(config.agent.log_format, getattr(logging, log_level.upper()))
+    level = log_level or config.agent.log_level
+    logs.setup(config.agent.log_format, getattr(logging, level.upper()))
 
     async def serve() -> int:
         agent = Agent(config)

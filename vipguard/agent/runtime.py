@@ -143,6 +143,13 @@ class Agent:
         return self.exit_status
 
     async def _start(self) -> None:
+        logs.debug(
+            "agent_starting",
+            config=self.config.path,
+            instances=len(self.config.instances),
+            pid=os.getpid(),
+            uid=os.geteuid(),
+        )
         try:
             self.control.claim()
         except ControlSocketBusy as error:
@@ -461,6 +468,7 @@ class Agent:
             return
         by_index = {port.link.index: port for port in self.ports.values()}
         for event in events:
+            logs.debug("kernel_event", change=event)
             if isinstance(event, LinkChange):
                 port = by_index.get(event.index)
                 if port is not None:
