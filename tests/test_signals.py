@@ -135,3 +135,22 @@ def test_key_value_lines_spell_out_nested_values_with_dotted_keys() -> None:
         'level=info event=status_dump priority.base=150 priority.faults=""'
         " vips.0.address=192.0.2.100/24 vips.0.bound=True peers=192.0.2.12,192.0.2.13"
     )
+
+
+def test_the_readme_and_run_help_say_what_each_signal_does() -> None:
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from vipguard.cli import main
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("- Signals (`systemctl kill") :][:2000]
+    named = {signals.name(n) for n in signals.table() if "+" not in signals.name(n)}
+    for signal_name in named - {"SIGRTMIN", "SIGRTMAX"}:
+        assert signal_name.removeprefix("SIG") in section, signal_name
+    assert "SIGRTMIN..SIGRTMAX" in section
+    help_text = CliRunner().invoke(main, ["run", "--help"]).output
+    chosen = [n for n, a in signals.table().items() if a not in (Action.STOP, Action.CRASH)]
+    for number in [*chosen, signal.SIGSEGV, signal.SIGTERM]:
+        assert signals.name(number) in help_text, signals.name(number)

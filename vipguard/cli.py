@@ -75,8 +75,11 @@ DEFAULT_CONFIG = "/etc/vipguard/vipguard.toml"
 def run(config_path: str, log_level: str | None) -> None:
     """Run the agent in the foreground (systemd starts it like this).
 
-    Refuses to start on an invalid configuration, listing every problem. SIGTERM or SIGINT stop
-    it gracefully: masters advertise priority 0 and release their VIPs once a peer holds them.
+    Refuses to start on an invalid configuration, listing every problem (exit status 2), and
+    before touching any interface without what it needs (CAP_NET_RAW, CAP_NET_ADMIN, writable
+    control-socket and state directories): one startup_failed line saying what to grant, exit
+    status 1. SIGTERM or SIGINT stop it gracefully: masters advertise priority 0 and release
+    their VIPs once a peer holds them.
 
     \b
     Other signals:

@@ -124,7 +124,7 @@ def setup(
     LOGGER.propagate = False
 
 
-def event(name: str, level: int = logging.INFO, **fields: object) -> None:
+def event(name: str, level: int = logging.INFO, /, **fields: object) -> None:
     LOGGER.log(level, name, extra={"fields": fields})
 
 
@@ -133,7 +133,7 @@ def debugging() -> bool:
     return LOGGER.isEnabledFor(logging.DEBUG)
 
 
-def debug(name: str, **fields: object) -> None:
+def debug(name: str, /, **fields: object) -> None:
     if LOGGER.isEnabledFor(logging.DEBUG):
         LOGGER.debug(name, extra={"fields": fields})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -137,6 +138,8 @@ class Agent:
                 self._refuse(str(error))
             except PermissionError as error:  # a privilege the checks did not foresee
                 self._refuse(f"{error}: {preflight.GRANT}")
+            except OSError as error:  # no routers started: nothing is bound, nothing to undo
+                self._refuse(f"start-up failed: {error}")
             await self._stop.wait()
         finally:
             await self._shutdown()
@@ -468,7 +471,8 @@ class Agent:
             return
         by_index = {port.link.index: port for port in self.ports.values()}
         for event in events:
-            logs.debug("kernel_event", change=event)
+            if logs.debugging():
+                logs.debug("kernel_event", kind=type(event).__name__, **dataclasses.asdict(event))
             if isinstance(event, LinkChange):
                 port = by_index.get(event.index)
                 if port is not None:
