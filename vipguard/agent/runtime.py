@@ -129,23 +129,45 @@ class Agent:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> int:
-        """Serve until stopped; the exit status (1 after a failure that forced the stop or
-        refused the start)."""
+        """Serve until stopped; the exit status (1 after a failure that forced the stop)."""
         try:
             try:
-                await self._start()
-            except StartupError as error:
-                self._refuse(str(error))
-            except PermissionError as error:  # a privilege the checks did not foresee
-                self._refuse(f"{error}: {preflight.GRANT}")
-            except OSError as error:  # no routers started: nothing is bound, nothing to undo
-                self._refuse(f"start-up failed: {error}")
+                self.control.claim()
+            except ControlSocketBusy as error:
+                raise StartupError(str(error)) from None
+            except OSError as error:
+                raise StartupError(preflight.control_socket_problem(self.config, error)) from None
+            self._check_before_touching()
+            await self._prepare()
+            await self.control.start()
+            if not self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
+                self._tune_scheduling()
+                self._listen()
+                self._serve_metrics()
+                for driver in self.drivers:
+                    link_up = self.ports[driver.egress.interface].link.up
+                    driver.start(link_up=link_up, source_present=driver in self._sourced)
+                self._started = True
+                self.notifier.ready(f"{len(self.drivers)} virtual routers running")
+                logs.event(
+                    "agent_started",
+                    instances=len(self.drivers),
+                    pid=os.getpid(),
+                    control_socket=self.config.agent.control_socket,
+                )
             await self._stop.wait()
+        except StartupError as error:  # said before agent_stopped, by _shutdown
+            self._refuse(str(error))
+        except PermissionError as error:  # a privilege the checks did not foresee
+            self._refuse(f"{error}: {preflight.GRANT}")
+        except OSError as error:  # no router has started: nothing is bound, nothing to undo
+            self._refuse(f"start-up failed: {error}")
         finally:
             await self._shutdown()
         return self.exit_status
 
-    async def _start(self) -> None:
+    def _check_before_touching(self) -> None:
+        """Privileges and directories, before any interface is touched."""
         logs.debug(
             "agent_starting",
             config=self.config.path,
@@ -153,36 +175,12 @@ class Agent:
             pid=os.getpid(),
             uid=os.geteuid(),
         )
-        try:
-            self.control.claim()
-        except ControlSocketBusy as error:
-            raise StartupError(str(error)) from None
-        except OSError as error:
-            raise StartupError(preflight.control_socket_problem(self.config, error)) from None
         problems = preflight.problems(self.config)
-        if problems:  # before any interface is touched
+        if problems:
             raise StartupError("; ".join(problems))
-        await self._prepare()
-        await self.control.start()
-        if self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
-            return
-        self._tune_scheduling()
-        self._listen()
-        self._serve_metrics()
-        for driver in self.drivers:
-            link_up = self.ports[driver.egress.interface].link.up
-            driver.start(link_up=link_up, source_present=driver in self._sourced)
-        self._started = True
-        self.notifier.ready(f"{len(self.drivers)} virtual routers running")
-        logs.event(
-            "agent_started",
-            instances=len(self.drivers),
-            pid=os.getpid(),
-            control_socket=self.config.agent.control_socket,
-        )
 
     def _refuse(self, problem: str) -> None:
-        """The start-up failed: say why first, then stop (releasing what was set up)."""
+        """The start-up failed: say why, exit 1."""
         logs.event("startup_failed", logging.ERROR, error=problem)
         self.exit_status = 1
         self.stop("startup failed")
@@ -240,7 +238,7 @@ class Agent:
 
     def _dump(self, dump: Callable[[dict[str, Any]], None]) -> None:
         if not self._started or self._stop.is_set():
-            logs.event("dump_ignored", logging.WARNING, hint="the agent is not running yet")
+            logs.event("dump_ignored", logging.WARNING, hint="the agent is starting or stopping")
             return
         dump(self.status({}))
 
