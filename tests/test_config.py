@@ -319,7 +319,7 @@ def test_unknown_key_without_a_close_one_lists_the_valid_keys() -> None:
         "agent.flavour",
         2,
         "unknown key 'flavour'; valid keys here: control_socket, state_dir, log_format,"
-        " realtime_priority, metrics",
+        " realtime_priority, metrics, log_level",
     )
 
 

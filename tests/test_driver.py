@@ -340,3 +340,38 @@ def test_a_failing_observer_never_stops_the_protocol(journal: Journal) -> None:
         await driver.stop(handover=False)
 
     asyncio.run(scenario())
+
+
+def _debug_lines(journal: Journal, level: int, tmp_path: Any) -> list[str]:
+    """The lines a backup logs while it hears a master, misses it and takes over."""
+    with (tmp_path / f"log-{level}").open("w+") as stream:
+        logs.setup("text", level, stream=stream, environ={})
+        try:
+
+            async def scenario() -> None:
+                driver = make_driver(journal, priority=100)
+                driver.start(link_up=True)
+                driver.on_packet(advert(150))
+                driver.on_packet(advert(150))  # the same master: no second line
+                driver.on_packet(replace(advert(150, source="192.0.2.99"), ttl=1))  # rejected
+                await driver.wait_until(lambda: driver.router.state.value == "master", 2.0)
+                await settle(driver)
+                await driver.stop(handover=False)
+
+            asyncio.run(scenario())
+        finally:
+            logs.setup("text")
+        stream.seek(0)
+        return [line for line in stream.read().splitlines() if line.startswith("level=debug")]
+
+
+def test_debug_lines_only_at_debug(journal: Journal, tmp_path: Any) -> None:
+    assert _debug_lines(journal, logging.INFO, tmp_path) == []
+    lines = _debug_lines(journal, logging.DEBUG, tmp_path)
+    events = [line.split()[1] for line in lines]
+    assert events.count("event=master_heard") == 1, lines
+    assert "event=packet_rejected" in events, lines
+    assert "event=bind_done" in events and "event=unbind_done" in events, lines
+    detail = [line for line in lines if "event=state_detail" in line and "state=master" in line]
+    assert detail and "master_down_interval_ms=" in detail[0], lines
+    assert "next_timer_ms=" in detail[0] and "bound=192.0.2.100/24" in detail[0], lines

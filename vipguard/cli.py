@@ -68,35 +68,46 @@ DEFAULT_CONFIG = "/etc/vipguard/vipguard.toml"
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
+    help="Log events at this level and above; overrides [agent] log_level (default info)."
+    " debug adds state-change detail, rejected packets one by one, kernel address and link"
+    " events, tracker checks, VIP bind/release timing and control requests.",
 )
-def run(config_path: str, log_level: str) -> None:
+def run(config_path: str, log_level: str | None) -> None:
     """Run the agent in the foreground (systemd starts it like this).
 
-    Refuses to start on an invalid configuration, listing every problem. SIGTERM or SIGINT stop
-    it gracefully: masters advertise priority 0 and release their VIPs.
+    Refuses to start on an invalid configuration, listing every problem (exit status 2), and
+    before touching any interface without what it needs (CAP_NET_RAW, CAP_NET_ADMIN, writable
+    control-socket and state directories): one startup_failed line saying what to grant, exit
+    status 1. SIGTERM or SIGINT stop it gracefully: masters advertise priority 0 and release
+    their VIPs once a peer holds them.
+
+    \b
+    Other signals:
+      SIGHUP          reload the configuration (like `vipguard reload`)
+      SIGUSR1         log a status dump (what `vipguard status` shows)
+      SIGUSR2         log the counters
+      SIGPIPE         ignored
+      SIGSEGV, SIGBUS, SIGFPE, SIGILL
+                      a crash (core dump); the peer takes over after Master_Down_Interval
+      any other       that would end the process (SIGQUIT, SIGALRM, SIGRTMIN+N ...): logged,
+                      then the same graceful stop, exit status 128 + N
     """
     import asyncio
     import logging
 
     from .agent import logs
-    from .agent.runtime import Agent, StartupError
+    from .agent.runtime import Agent
 
     config = _load_or_exit(config_path)
-    logs.setup(config.agent.log_format, getattr(logging, log_level.upper()))
+    level = log_level or config.agent.log_level
+    logs.setup(config.agent.log_format, getattr(logging, level.upper()))
 
     async def serve() -> int:
         agent = Agent(config)
         agent.install_signal_handlers()
         return await agent.run()
 
-    try:
-        status = asyncio.run(serve())
-    except StartupError as error:
-        logs.event("startup_failed", logging.ERROR, error=str(error))
-        raise SystemExit(1) from None
-    raise SystemExit(status)
+    raise SystemExit(asyncio.run(serve()))  # a refused start-up was logged: exit status 1
 
 
 def _load_or_exit(path: str) -> Config:

@@ -55,6 +55,7 @@ DEFAULT_CONTROL_SOCKET = Path("/run/vipguard/control.sock")
 DEFAULT_STATE_DIR = Path("/var/lib/vipguard")
 DEFAULT_METRICS = ("127.0.0.1", 9650)
 LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 # sun_path is 108 bytes including the terminating NUL.
 MAX_SOCKET_PATH = 107
 # IFNAMSIZ is 16 including the NUL; address labels share the limit.
@@ -87,6 +88,7 @@ class AgentSettings:
     log_format: str
     realtime_priority: int = 0
     metrics: tuple[str, int] | None = DEFAULT_METRICS
+    log_level: str = "info"  # `run --log-level` overrides it
 
 
 @dataclass(frozen=True, slots=True)
@@ -614,7 +616,14 @@ _TOP_HINTS = {
     "vrrp_script": "use a [[tracker]] with script = [...]",
     "vrrp_sync_group": "use a [[sync_group]] with name = ... and instances = [...]",
 }
-_AGENT_KEYS = ("control_socket", "state_dir", "log_format", "realtime_priority", "metrics")
+_AGENT_KEYS = (
+    "control_socket",
+    "state_dir",
+    "log_format",
+    "realtime_priority",
+    "metrics",
+    "log_level",
+)
 
 
 def _config(context: _Context, data: dict[str, object], path: Path) -> Config | None:
@@ -682,11 +691,12 @@ def _agent(top: _Table) -> AgentSettings | None:
         "realtime_priority", 0, 99, "0 is off, 1..99 a SCHED_FIFO priority", default=0
     )
     metrics = _metrics_address(table)
+    log_level = table.choice("log_level", LOG_LEVELS, "info")
     if socket is None or state_dir is None or log_format is None or realtime is None:
         return None
-    if metrics is False:
+    if metrics is False or log_level is None:
         return None
-    return AgentSettings(socket, state_dir, log_format, realtime, metrics)
+    return AgentSettings(socket, state_dir, log_format, realtime, metrics, log_level)
 
 
 def _metrics_address(table: _Table) -> tuple[str, int] | Literal[False] | None:

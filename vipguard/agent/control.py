@@ -178,6 +178,7 @@ class ControlServer:
         if not isinstance(message, dict):
             return {"ok": False, "error": "request is not a JSON object on one line"}
         command = message.get("command")
+        logs.debug("control_request", command=command)
         handler = self._handlers.get(str(command))
         if handler is None:
             known = ", ".join(sorted(self._handlers))

@@ -139,11 +139,26 @@ class RouterDriver:
 
     def on_packet(self, packet: ReceivedPacket) -> None:
         now = self._clock.now()
+        heard_before = self.router.master
         effects = self.router.receive(packet, now)
         if not any(isinstance(effect, Rejected) for effect in effects):
             self.counters.adverts_in += 1
             self.last_advert_heard = now.monotonic
+            if logs.debugging() and self.router.master != heard_before:  # not per advert
+                self._debug_master_heard(packet)
         self._feed(effects)
+
+    def _debug_master_heard(self, packet: ReceivedPacket) -> None:
+        master = self.router.master
+        logs.debug(
+            "master_heard",
+            instance=self.name,
+            source=packet.source,
+            master=None if master is None else master.address,
+            priority=None if master is None else master.priority,
+            master_advert_interval_ms=self.router.master_adver_interval_cs * 10,
+            state=self.router.state.value,
+        )
 
     def on_link(self, up: bool) -> None:
         self.track(self._link_tracker, fault=not up)
@@ -311,6 +326,9 @@ class RouterDriver:
 
     def _rejected(self, effect: Rejected) -> None:
         self.counters.rejected[effect.reason.value] += 1
+        if logs.debugging():  # every one (a flood is possible); the warning is rate-limited
+            reason, source = effect.reason.value, effect.source
+            logs.debug("packet_rejected", instance=self.name, reason=reason, source=source)
         self._warn("advert_rejected", reason=effect.reason.value, source=effect.source)
 
     def _warn(self, event: str, **fields: object) -> None:
@@ -395,11 +413,15 @@ class RouterDriver:
         for delay in NETLINK_RETRY_DELAYS:
             await asyncio.sleep(delay)
             try:
+                started = self._clock.now().monotonic
                 async with asyncio.timeout(NETLINK_TIMEOUT):
                     await call(*args)
+                took = round((self._clock.now().monotonic - started) * 1000, 3)
+                logs.debug(f"{what}_done", instance=self.name, vip=vip, ms=took)
                 return True
             except Exception as error:
                 failure = error
+                logs.debug(f"{what}_retry", instance=self.name, vip=vip, error=repr(error))
         logs.event(
             f"{what}_failed", logging.ERROR, instance=self.name, vip=vip, error=repr(failure)
         )
@@ -426,6 +448,27 @@ class RouterDriver:
             priority=self.router.priority,
         )
         self._observe(self.on_transition, self, effect)
+        if logs.debugging():
+            self._debug_state_detail()
+
+    def _debug_state_detail(self) -> None:
+        """What the router decides with, after a transition: timers, master, priority."""
+        router = self.router
+        deadline = router.next_deadline()
+        now = self._clock.now().monotonic
+        master = router.master
+        logs.debug(
+            "state_detail",
+            instance=self.name,
+            state=router.state.value,
+            priority=router.priority,
+            contributions=dict(router.contributions),
+            faults=sorted(router.faulted),
+            master=None if master is None else master.address,
+            master_down_interval_ms=round(router.master_down_interval * 1000, 1),
+            next_timer_ms=None if deadline is None else round((deadline - now) * 1000, 1),
+            bound=sorted(map(str, self.bound)),
+        )
 
     # ------------------------------------------------------------------ announcements
 

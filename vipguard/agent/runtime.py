@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
-import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 from wsgiref.simple_server import WSGIServer
@@ -38,7 +38,7 @@ from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, IPInterface, vrrp_group
 from ..proto.effects import StateChanged
 from ..proto.router import VirtualRouter
-from . import logs, sync
+from . import logs, preflight, signals, sync
 from .control import ControlServer, ControlSocketBusy
 from .driver import AnnouncePolicy, Egress, RouterDriver
 from .events import EventBus, events_handler
@@ -97,6 +97,7 @@ class Agent:
         # Each receiving socket and the drivers it feeds, by VRID.
         self._listeners: dict[VrrpSocket, dict[int, RouterDriver]] = {}
         self._stop = asyncio.Event()
+        self._stop_reason = "stop requested"
         self._tasks: list[asyncio.Task[Any]] = []
         self._sequences = SequenceStore(config.agent.state_dir)
         self.unknown_vrid = 0
@@ -135,6 +136,9 @@ class Agent:
                 self.control.claim()
             except ControlSocketBusy as error:
                 raise StartupError(str(error)) from None
+            except OSError as error:
+                raise StartupError(preflight.control_socket_problem(self.config, error)) from None
+            self._check_before_touching()
             await self._prepare()
             await self.control.start()
             if not self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
@@ -153,9 +157,34 @@ class Agent:
                     control_socket=self.config.agent.control_socket,
                 )
             await self._stop.wait()
+        except StartupError as error:  # said before agent_stopped, by _shutdown
+            self._refuse(str(error))
+        except PermissionError as error:  # a privilege the checks did not foresee
+            self._refuse(f"{error}: {preflight.GRANT}")
+        except OSError as error:  # no router has started: nothing is bound, nothing to undo
+            self._refuse(f"start-up failed: {error}")
         finally:
             await self._shutdown()
         return self.exit_status
+
+    def _check_before_touching(self) -> None:
+        """Privileges and directories, before any interface is touched."""
+        logs.debug(
+            "agent_starting",
+            config=self.config.path,
+            instances=len(self.config.instances),
+            pid=os.getpid(),
+            uid=os.geteuid(),
+        )
+        problems = preflight.problems(self.config)
+        if problems:
+            raise StartupError("; ".join(problems))
+
+    def _refuse(self, problem: str) -> None:
+        """The start-up failed: say why, exit 1."""
+        logs.event("startup_failed", logging.ERROR, error=problem)
+        self.exit_status = 1
+        self.stop("startup failed")
 
     def _serve_metrics(self) -> None:
         address = self.config.agent.metrics
@@ -185,16 +214,34 @@ class Agent:
         """Something that must not happen did: release everything gracefully, exit non-zero,
         and let systemd restart a clean agent."""
         self.exit_status = 1
-        self.stop()
+        self.stop(f"failure: {error!r}")
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "stop requested") -> None:
+        if not self._stop.is_set():
+            self._stop_reason = reason
         self._stop.set()
 
     def install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, self.stop)
-        loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
+        """Every signal that would end the process stops it gracefully or does something
+        documented (see agent/signals.py)."""
+        actions = signals.Actions(
+            stop=self._stop_on_signal,
+            reload=self._reload_on_signal,
+            dump_status=lambda: self._dump(signals.dump_status),
+            dump_stats=lambda: self._dump(signals.dump_stats),
+        )
+        signals.install(asyncio.get_running_loop(), actions)
+
+    def _stop_on_signal(self, number: int) -> None:
+        if not self._stop.is_set() and self.exit_status == 0:
+            self.exit_status = signals.exit_status(number)
+        self.stop(f"signal {signals.name(number)}")
+
+    def _dump(self, dump: Callable[[dict[str, Any]], None]) -> None:
+        if not self._started or self._stop.is_set():
+            logs.event("dump_ignored", logging.WARNING, hint="the agent is starting or stopping")
+            return
+        dump(self.status({}))
 
     def _reload_on_signal(self) -> None:
         if not self._started or self._stop.is_set():
@@ -230,7 +277,7 @@ class Agent:
         if self._metrics is not None:  # last: its shutdown waits up to half a second
             await asyncio.to_thread(self._metrics.shutdown)
             self._metrics.server_close()
-        logs.event("agent_stopped")
+        logs.event("agent_stopped", reason=self._stop_reason, exit_status=self.exit_status)
 
     # ------------------------------------------------------------------ set-up
 
@@ -423,6 +470,8 @@ class Agent:
             return
         by_index = {port.link.index: port for port in self.ports.values()}
         for event in events:
+            if logs.debugging():
+                logs.debug("kernel_event", kind=type(event).__name__, **dataclasses.asdict(event))
             if isinstance(event, LinkChange):
                 port = by_index.get(event.index)
                 if port is not None:

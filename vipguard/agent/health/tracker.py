@@ -157,6 +157,13 @@ class Tracker:
 
     def _record(self, result: ProbeResult, changed: bool) -> None:
         self._checks[result.outcome] += 1
+        logs.debug(
+            "tracker_checked",
+            tracker=self.name,
+            outcome=result.outcome,
+            ms=round(result.latency * 1000, 1),
+            detail=result.detail,
+        )
         before = self._status
         up = self._hysteresis.up
         value = (result.value if result.ok else before.value) if up else None
