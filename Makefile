@@ -12,10 +12,10 @@ FUZZ_SEED ?= 1
 # auto: coverage-guided atheris (installed on demand) when it can be, else the seeded mutator.
 FUZZ_ENGINE ?= auto
 # Debian packages the tests and the demo use (installed only when missing).
-# keepalived and tshark are peers of the interop tests.
+# keepalived, frr (zebra + vrrpd) and tshark are peers of the interop tests.
 # faketime steps an agent's wall clock in the recovery tests.
 # prometheus gives promtool, which checks and unit-tests the example alert rules.
-DEB_PACKAGES := iproute2 nftables procps keepalived tshark faketime prometheus
+DEB_PACKAGES := iproute2 nftables procps keepalived frr tshark faketime prometheus
 
 # `make install`: the package in its own venv under $(PREFIX)/opt/vipguard (Debian 12's system
 # Python refuses pip installs), the command in /usr/local/bin, the unit, the config directory,

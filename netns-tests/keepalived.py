@@ -15,17 +15,16 @@ send a goodbye advert, and :meth:`Keepalived.survivors` proves that nothing is l
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import os
 import re
 import shutil
-import signal
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netns import Process, Topology, wait_until
+from daemons import PeerDaemon, session_members
+from netns import Topology
+
+__all__ = ["Keepalived", "VrrpInstance", "find_binary", "session_members"]
 
 STATE_LINE = re.compile(r"\((?P<instance>[^)]+)\) Entering (?P<state>MASTER|BACKUP|FAULT) STATE")
 REJECT_LINE = re.compile(
@@ -82,48 +81,26 @@ class VrrpInstance:
         return "\n".join(lines) + "\n"
 
 
-def session_members(sid: int) -> list[int]:
-    """Live (non-zombie) processes whose session id is ``sid``, from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # exited meanwhile
-            continue
-        # "pid (comm) state ppid pgrp session ..."; comm may hold spaces and parentheses.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[3]) == sid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
+class Keepalived(PeerDaemon):
+    """keepalived with one VRRP instance on one host of a topology (see :class:`PeerDaemon`).
 
+    A graceful stop is SIGTERM to the parent, which stops the VRRP child: it sends priority 0
+    adverts and removes its VIPs."""
 
-class Keepalived:
-    """keepalived with one VRRP instance on one host of a topology.
-
-    Usage::
-
-        ka = Keepalived(topology, "lb1", VrrpInstance(priority=150)).start()
-        ka.wait_state("master")
-        ...
-        ka.stop()        # graceful: SIGTERM, it sends priority 0 and removes its VIPs
-        ka.kill()        # crash: SIGKILL to all its processes; VIPs go as with a dead host
-        ka.close()       # at teardown: stops whatever runs, removes the temporary directory
-    """
+    kind = "keepalived"
+    state_line = STATE_LINE
+    reject_line = REJECT_LINE
+    priority_zero_line = "Backup received priority 0 advertisement"
 
     def __init__(
         self, topology: Topology, host: str, instance: VrrpInstance, binary: str | None = None
     ) -> None:
-        self.topology, self.host, self.instance = topology, host, instance
+        super().__init__(topology, host, prefix="ka-")
+        self.instance = instance
         self.binary = binary or find_binary() or "keepalived"
-        self.dir = Path(tempfile.mkdtemp(prefix="ka-"))
         self.conf = self.dir / "keepalived.conf"
         self.pidfile = self.dir / "keepalived.pid"
         self.vrrp_pidfile = self.dir / "vrrp.pid"
-        self.process: Process | None = None
-
-    # --- running ----------------------------------------------------------------------------
 
     def argv(self) -> list[str]:
         return [
@@ -141,38 +118,10 @@ class Keepalived:
             f"--bfd_pid={self.dir / 'bfd.pid'}",
         ]
 
-    def start(self, timeout: float = 5.0) -> Keepalived:
-        """Start keepalived and wait until its VRRP instance has entered its first state."""
-        if self.running():
-            raise RuntimeError(f"{self} is already running")
+    def prepare(self) -> None:
         for stale in (self.pidfile, self.vrrp_pidfile):  # left by a kill; PIDs get reused
             stale.unlink(missing_ok=True)
         self.conf.write_text(self.instance.render(router_id=f"{self.topology.tag}-{self.host}"))
-        self.process = self.topology.popen(self.host, self.argv())
-        try:
-            self._wait_started(timeout)
-        except BaseException:
-            self.kill(release_vips=False)
-            raise
-        return self
-
-    def _wait_started(self, timeout: float) -> None:
-        assert self.process
-        pid = self.process.pid
-        # Started with a session of its own; `ip netns exec` execs, so the PID we hold becomes
-        # keepalived's parent and its group leader.
-        wait_until(lambda: os.getpgid(pid) == pid, 2.0, what=f"{self} leading its own session")
-
-        def entered() -> bool:
-            assert self.process
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self} exited ({self.process.poll()}): {self.log()[-2000:]}")
-            return bool(self.states())
-
-        wait_until(entered, timeout, what=f"{self} entering its first state")
-
-    def running(self) -> bool:
-        return bool(self.process and self.process.poll() is None) or bool(self.survivors())
 
     def _pid_from(self, pidfile: Path) -> int | None:
         """The PID in ``pidfile`` if that process is alive and runs our config (PIDs get reused)."""
@@ -188,102 +137,25 @@ class Keepalived:
         """Live PIDs of the parent and of the VRRP child (from their pid files)."""
         return {"parent": self._pid_from(self.pidfile), "vrrp": self._pid_from(self.vrrp_pidfile)}
 
-    def survivors(self) -> list[int]:
-        """Live processes of the current run: its session (parent, VRRP child, anything they
-        started) and whatever the pid files name, in case something left the session."""
-        found = set(session_members(self.process.pid)) if self.process else set()
-        found.update(pid for pid in self.pids().values() if pid)
-        return sorted(found)
+    def own_pids(self) -> list[int]:
+        return [pid for pid in self.pids().values() if pid]
 
-    def stop(self, timeout: float = 5.0) -> int:
-        """Graceful stop (SIGTERM to the parent, which stops the VRRP child: it sends priority 0
-        adverts and removes its VIPs). Returns the exit status; SIGKILLs whatever is still
-        there after ``timeout`` and raises then."""
-        assert self.process, "not started"
-        self.process.signal(signal.SIGTERM)
-        try:
-            status = self.process.wait(timeout)
-        except Exception:
-            self.kill(release_vips=False)
-            raise
-        wait_until(lambda: not self.survivors(), 2.0, what=f"{self}: every process gone")
-        return status
+    def instance_matches(self, match: re.Match[str]) -> bool:
+        return match["instance"] == self.instance.name
 
-    def kill(self, *, release_vips: bool = True) -> None:
-        """Crash: SIGKILL to keepalived's whole process group at once (no goodbye advert), then
-        make sure no process of it survives. With ``release_vips`` remove the VIPs it left on the
-        interface, as if the host had died with it (else the stale VIP keeps answering)."""
-        assert self.process, "not started"
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)  # parent and child at once
-        for other in self.survivors():  # anything that left the group
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(other, signal.SIGKILL)
-        self.process.wait(5.0)
-        wait_until(lambda: not self.survivors(), 2.0, what=f"{self}: every process gone")
-        if release_vips:
-            self.release_vips()
+    def held_vips(self) -> list[str]:
+        held = {a.address for a in self.topology.addresses(self.host, self.instance.interface)}
+        vips = [str(ipaddress.ip_interface(v).ip) for v in self.instance.vips]
+        return [vip for vip in vips if vip in held]
+
+    def holds_vips(self) -> bool:
+        return len(self.held_vips()) == len(self.instance.vips)
 
     def release_vips(self) -> None:
-        held = {a.address for a in self.topology.addresses(self.host, self.instance.interface)}
+        held = set(self.held_vips())
         for vip in self.instance.vips:
             if str(ipaddress.ip_interface(vip).ip) in held:
                 self.topology.ip(self.host, "addr", "del", vip, "dev", self.instance.interface)
-
-    def close(self) -> list[str]:
-        """Teardown: stop anything still running (by PID) and remove the temporary directory.
-        Returns problems (processes that had to be killed or would not die)."""
-        problems = []
-        if self.process and self.process.poll() is None:
-            with contextlib.suppress(Exception):
-                self.stop()
-        left = self.survivors()
-        if left:
-            problems.append(f"{self}: processes {left} survived; killing them")
-            for pid in left:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(TimeoutError):
-                wait_until(lambda: not self.survivors(), 2.0)
-            if self.survivors():
-                problems.append(f"{self}: processes {self.survivors()} would not die")
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return problems
-
-    # --- watching ---------------------------------------------------------------------------
-
-    def log(self) -> str:
-        """Console log of the current run (keepalived writes it to stderr)."""
-        if not self.process:
-            return ""
-        return self.process.stderr() + self.process.stdout()
-
-    def states(self) -> list[str]:
-        """States the instance entered in the current run, in order: "backup", "master", ..."""
-        return [
-            m["state"].lower()
-            for m in STATE_LINE.finditer(self.log())
-            if m["instance"] == self.instance.name
-        ]
-
-    def state(self) -> str | None:
-        """The state keepalived last logged; "stopped" once no process of it is left."""
-        if self.process and self.process.poll() is not None and not self.survivors():
-            return "stopped"
-        states = self.states()
-        return states[-1] if states else None
-
-    def wait_state(self, state: str, timeout: float = 5.0) -> float:
-        return wait_until(lambda: self.state() == state, timeout, what=f"{self} in state {state}")
-
-    def rejections(self) -> list[str]:
-        """Log lines in which keepalived refused or complained about a received advert."""
-        return [line for line in self.log().splitlines() if REJECT_LINE.search(line)]
-
-    def holds_vips(self) -> bool:
-        held = {a.address for a in self.topology.addresses(self.host, self.instance.interface)}
-        return all(str(ipaddress.ip_interface(v).ip) in held for v in self.instance.vips)
 
     def __repr__(self) -> str:
         pid = self.process.pid if self.process else None

@@ -1,11 +1,13 @@
-"""Interop with keepalived on the wire: vipguard and Debian's keepalived 2.2.7 as VRRP peers.
+"""Interop on the wire: vipguard with Debian's keepalived 2.2.7 and FRR 8.4's vrrpd as VRRP peers.
 
-One vipguard agent and one keepalived share VRID 51 on the test bridge: the master on ``lb1``
-(priority 150), the backup on ``lb2`` (priority 100), both ways round. For each wire variant
+One vipguard agent and one peer daemon share VRID 51 on the test bridge: the master on ``lb1``
+(priority 150), the backup on ``lb2`` (priority 100), both ways round, for each daemon
+(keepalived; FRR's zebra + vrrpd, which always use a virtual-MAC macvlan that they keep in
+protodown while not master — see frr.py). For each wire variant
 
-* VRRPv2 / IPv4 (keepalived needs whole seconds for v2: 1 s adverts, so these two tests are slow),
+* VRRPv2 / IPv4 (keepalived needs whole seconds for v2: 1 s adverts, so these tests are slow),
 * VRRPv3 / IPv4 with the pseudo-header checksum (``checksum = "pseudo-header"``), the only VRRPv3
-  IPv4 checksum keepalived 2.2.7 speaks,
+  IPv4 checksum keepalived 2.2.7 and FRR 8.4 speak,
 * VRRPv3 / IPv4 with vipguard's default ``checksum = "auto"``, which must never disturb the peer,
 * VRRPv3 / IPv6 (VIP 2001:db8::100/64),
 
@@ -32,8 +34,8 @@ Known limits: Debian's keepalived 2.2.7 has no ``v3_checksum_as_v2`` (RFC 9568 c
 ``auth_hmac``, so those two interop paths are not run live here; they are covered by golden
 vectors from keepalived 2.4.3 captures in tests/test_golden.py.
 
-Prerequisites: keepalived and tshark (``apt-get install -y keepalived tshark``). Without them these
-tests skip, except under CI=true where they fail.
+Prerequisites: keepalived, frr and tshark (``apt-get install -y keepalived frr tshark``). Without
+them these tests skip, except under CI=true where they fail.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ from typing import Any, Protocol
 
 import pytest
 from agents import Agent, Cluster, master_down_ms, skew_ms, web
+from daemons import PeerDaemon
+from frr import Frr, FrrInstance, find_binaries
 from keepalived import Keepalived, VrrpInstance, find_binary
 from netns import Process, Topology, wait_until
 from probe import Prober
@@ -59,7 +63,7 @@ MASTER_PRIORITY, BACKUP_PRIORITY = 150, 100
 MARGIN_MS = 150  # scheduling, probe rate (4 ms) and announcement on a loaded 2-core machine
 VRRP_FILTER = "ip proto 112 or ip6 proto 112"
 CHECKSUM_STATUS = {"0": "Bad", "1": "Good", "2": "Unverified"}  # tshark's vrrp.checksum.status
-INSTALL = "apt-get install -y keepalived tshark"
+INSTALL = "apt-get install -y keepalived frr tshark"
 
 
 def _in_ci() -> bool:
@@ -69,7 +73,7 @@ def _in_ci() -> bool:
 def _require(tool: str, path: str | None) -> str:
     if path:
         return path
-    message = f"keepalived interop tests need `{tool}`: {INSTALL}"
+    message = f"interop tests need `{tool}`: {INSTALL}"
     if _in_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
@@ -107,13 +111,15 @@ VARIANTS = [
 def _matrix() -> list[Any]:
     return [
         pytest.param(
+            kind,
             variant,
             direction,
-            id=f"{variant.name}-{direction}",
+            id=f"{kind}-{variant.name}-{direction}",
             marks=pytest.mark.netns_timeout(60 if variant.version == 2 else 30),
         )
+        for kind in ("keepalived", "frr")
         for variant in VARIANTS
-        for direction in ("keepalived-master", "vipguard-master")
+        for direction in ("peer-master", "vipguard-master")
     ]
 
 
@@ -135,6 +141,9 @@ class Peer(Protocol):
 
     def crash(self) -> None:
         """SIGKILL every process of it, and remove the VIP it leaves as if the host had died."""
+
+    def holds(self, address: str) -> bool:
+        """Whether this host answers for ``address`` now."""
 
 
 class VipguardPeer:
@@ -172,33 +181,38 @@ class VipguardPeer:
     def status(self) -> dict[str, Any]:
         return self.agent.instance("web")
 
+    def holds(self, address: str) -> bool:
+        return any(a.address == address for a in self.topology.addresses(self.host))
 
-class KeepalivedPeer:
-    kind = "keepalived"
 
-    def __init__(self, keepalived: Keepalived) -> None:
-        self.host, self.ka = keepalived.host, keepalived
+class DaemonPeer:
+    """keepalived or FRR's vrrpd as the other side of a pair."""
+
+    def __init__(self, daemon: PeerDaemon) -> None:
+        self.host, self.daemon, self.kind = daemon.host, daemon, daemon.kind
 
     def start(self) -> None:
-        self.ka.start()
+        self.daemon.start()
 
     def state(self) -> str | None:
-        return self.ka.state()
+        return self.daemon.state()
 
     def wait_state(self, state: str, timeout: float) -> float:
-        return self.ka.wait_state(state, timeout=timeout)
+        return self.daemon.wait_state(state, timeout=timeout)
 
     def terminate(self) -> None:
-        assert self.ka.process
-        self.ka.process.signal(signal.SIGTERM)
+        self.daemon.terminate()
 
     def wait_stopped(self) -> None:
-        assert self.ka.stop() == 0, self.ka.log()[-2000:]  # already signalled: waits, checks
-        assert not self.ka.holds_vips()
+        assert self.daemon.stop() == 0, self.daemon.log()[-2000:]  # signalled: waits, checks
+        assert self.daemon.held_vips() == []
 
     def crash(self) -> None:
-        self.ka.kill(release_vips=True)
-        assert self.ka.survivors() == []
+        self.daemon.kill(release_vips=True)
+        assert self.daemon.survivors() == []
+
+    def holds(self, address: str) -> bool:
+        return address in self.daemon.held_vips()
 
 
 # ------------------------------------------------------------------ fixtures and helpers
@@ -210,25 +224,50 @@ def keepalived_binary(netns_prerequisites: None) -> str:
 
 
 @pytest.fixture
+def frr_installed(netns_prerequisites: None) -> None:
+    _require("frr (zebra and vrrpd in /usr/lib/frr)", "frr" if find_binaries() else None)
+
+
+@pytest.fixture
 def tshark_binary(netns_prerequisites: None) -> str:
     return _require("tshark", shutil.which("tshark"))
 
 
 @pytest.fixture
-def keepalived_factory(topology: Topology, keepalived_binary: str) -> Iterator[Any]:
-    """``make(host, instance)`` -> Keepalived; every one is stopped (by PID) after the test,
-    before the topology goes, and any process that survived fails the test."""
-    made: list[Keepalived] = []
+def daemons(topology: Topology) -> Iterator[list[PeerDaemon]]:
+    """Every peer daemon a test makes; each is stopped (by PID) after the test, before the
+    topology goes, and any process that survived fails the test."""
+    made: list[PeerDaemon] = []
+    yield made
+    problems = [p for daemon in made for p in daemon.close()]
+    if problems:
+        pytest.fail("peer teardown: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def keepalived_factory(
+    topology: Topology, keepalived_binary: str, daemons: list[PeerDaemon]
+) -> Any:
+    """``make(host, instance)`` -> Keepalived, stopped at teardown."""
 
     def make(host: str, instance: VrrpInstance) -> Keepalived:
         ka = Keepalived(topology, host, instance, binary=keepalived_binary)
-        made.append(ka)
+        daemons.append(ka)
         return ka
 
-    yield make
-    problems = [p for ka in made for p in ka.close()]
-    if problems:
-        pytest.fail("keepalived teardown: " + "; ".join(problems), pytrace=False)
+    return make
+
+
+@pytest.fixture
+def frr_factory(topology: Topology, frr_installed: None, daemons: list[PeerDaemon]) -> Any:
+    """``make(host, instance)`` -> Frr, stopped at teardown."""
+
+    def make(host: str, instance: FrrInstance) -> Frr:
+        frr = Frr(topology, host, instance)
+        daemons.append(frr)
+        return frr
+
+    return make
 
 
 @pytest.fixture
@@ -300,17 +339,19 @@ class Capture:
         return self._read(*(arg for pref in prefs for arg in ("-o", pref)), "-V", "-Y", "vrrp")
 
 
-def link_local(topology: Topology, host: str) -> str:
-    return next(a.address for a in topology.addresses(host) if a.scope == "link")
+def link_local(topology: Topology, host: str, ifname: str = "eth0") -> str:
+    return next(a.address for a in topology.addresses(host, ifname) if a.scope == "link")
 
 
-def source_of(topology: Topology, host: str, family: int) -> str:
-    """The address VRRP adverts from ``host`` carry: primary IPv4, or link-local IPv6."""
-    return topology.host(host).ipv4 if family == 4 else link_local(topology, host)
+def source_of(topology: Topology, host: str, family: int, ifname: str = "eth0") -> str:
+    """The address VRRP adverts from ``host`` carry: primary IPv4, or the link-local IPv6 address
+    of the interface they leave by."""
+    return topology.host(host).ipv4 if family == 4 else link_local(topology, host, ifname)
 
 
-def vip_holders(topology: Topology, address: str) -> list[str]:
-    return [h for h in ("lb1", "lb2") if any(a.address == address for a in topology.addresses(h))]
+def vip_holders(address: str, *peers: Peer) -> list[str]:
+    """The hosts that answer for ``address`` now, in host order."""
+    return sorted(peer.host for peer in peers if peer.holds(address))
 
 
 def check_election(
@@ -320,16 +361,18 @@ def check_election(
     sees the other as it should."""
     time.sleep(settle_ms / 1000)
     assert (master.state(), backup.state()) == ("master", "backup")
-    assert vip_holders(topology, variant.address) == [master.host]
+    assert vip_holders(variant.address, master, backup) == [master.host]
     vipguard = master if isinstance(master, VipguardPeer) else backup
-    keepalived = backup if isinstance(backup, KeepalivedPeer) else master
-    assert isinstance(vipguard, VipguardPeer) and isinstance(keepalived, KeepalivedPeer)
+    peer = backup if isinstance(backup, DaemonPeer) else master
+    assert isinstance(vipguard, VipguardPeer) and isinstance(peer, DaemonPeer)
     status = vipguard.status()
     assert status["counters"]["rejected"] == {}, status
     assert status["version"] == variant.version
     if vipguard is backup:
         assert status["master"] == {
-            "address": source_of(topology, keepalived.host, variant.family),
+            "address": source_of(
+                topology, peer.host, variant.family, peer.daemon.advert_interface()
+            ),
             "priority": MASTER_PRIORITY,
             "self": False,
         }, status
@@ -342,12 +385,13 @@ def check_election(
 
 
 def wait_takeover(
-    topology: Topology, variant: Variant, backup: Peer, started: float, timeout: float
+    variant: Variant, backup: Peer, started: float, timeout: float, master: Peer
 ) -> float:
     """Milliseconds from ``started`` until ``backup`` is master and holds the VIP."""
     wait_until(
         lambda: (
-            backup.state() == "master" and backup.host in vip_holders(topology, variant.address)
+            backup.state() == "master"
+            and backup.host in vip_holders(variant.address, master, backup)
         ),
         timeout,
         what=f"{backup.kind} on {backup.host} holding {variant.address}",
@@ -358,37 +402,39 @@ def wait_takeover(
 # ------------------------------------------------------------------ (a) (b) (c) per variant
 
 
-@pytest.mark.parametrize(("variant", "direction"), _matrix())
+def make_peer(factory: Any, kind: str, host: str, priority: int, variant: Variant) -> DaemonPeer:
+    """keepalived's ``vrrp_instance`` or FRR's ``vrrp`` VRID for ``variant``."""
+    instance: VrrpInstance | FrrInstance
+    if kind == "keepalived":
+        interval = variant.advert_ms / 1000
+        instance = VrrpInstance(priority, (variant.vip,), variant.version, interval)
+    else:
+        instance = FrrInstance(priority, (variant.vip,), variant.version, variant.advert_ms)
+    return DaemonPeer(factory(host, instance))
+
+
+@pytest.mark.parametrize(("kind", "variant", "direction"), _matrix())
 def test_interop_election_graceful_stop_and_crash(
     *,
+    kind: str,
     variant: Variant,
     direction: str,
     topology: Topology,
     cluster: Cluster,
     probe: Prober,
-    keepalived_factory: Any,
+    request: pytest.FixtureRequest,
 ) -> None:
     interval = variant.advert_ms
-    ka_master = direction == "keepalived-master"
-    ka_host = "lb1" if ka_master else "lb2"
-    ka_priority = MASTER_PRIORITY if ka_master else BACKUP_PRIORITY
-    keepalived = KeepalivedPeer(
-        keepalived_factory(
-            ka_host,
-            VrrpInstance(
-                priority=ka_priority,
-                vips=(variant.vip,),
-                version=variant.version,
-                advert_int=interval / 1000,
-            ),
-        )
-    )
-    vg_host = "lb2" if ka_master else "lb1"
-    vg_priority = BACKUP_PRIORITY if ka_master else MASTER_PRIORITY
+    peer_master = direction == "peer-master"
+    factory = request.getfixturevalue(f"{kind}_factory")  # only the daemon this case needs
+    peer_priority = MASTER_PRIORITY if peer_master else BACKUP_PRIORITY
+    peer = make_peer(factory, kind, "lb1" if peer_master else "lb2", peer_priority, variant)
+    vg_host = "lb2" if peer_master else "lb1"
+    vg_priority = BACKUP_PRIORITY if peer_master else MASTER_PRIORITY
     vipguard = VipguardPeer(
         cluster, vg_host, web(vg_priority, vips=[variant.vip], **variant.vipguard)
     )
-    master, backup = (keepalived, vipguard) if ka_master else (vipguard, keepalived)
+    master, backup = (peer, vipguard) if peer_master else (vipguard, peer)
     mdi_master = master_down_ms(MASTER_PRIORITY, interval)
     mdi_backup = master_down_ms(BACKUP_PRIORITY, interval)
     skew_backup = skew_ms(BACKUP_PRIORITY, interval)
@@ -399,21 +445,21 @@ def test_interop_election_graceful_stop_and_crash(
     master.wait_state("master", timeout=(mdi_master + 2000) / 1000)
     backup.start()
     backup.wait_state("backup", timeout=2.0)
-    # Whatever the checksum setting, a keepalived joining a vipguard master never becomes master:
-    # "auto" sends the pseudo-header form keepalived speaks until a peer is heard using another.
-    ka_states = ["backup", "master"] if ka_master else ["backup"]
+    # Whatever the checksum setting, a peer joining a vipguard master never becomes master: "auto"
+    # sends the pseudo-header form keepalived and FRR speak until a peer is heard using another.
+    peer_states = ["backup", "master"] if peer_master else ["backup"]
     check_election(topology, variant, master, backup, settle_ms=3 * interval + 100)
-    assert keepalived.ka.rejections() == [], keepalived.ka.log()[-3000:]
-    assert keepalived.ka.states() == ka_states, keepalived.ka.log()[-3000:]
+    assert peer.daemon.rejections() == [], peer.daemon.log()[-3000:]
+    assert peer.daemon.states() == peer_states, peer.daemon.log()[-3000:]
 
     # (b) graceful stop of the master: priority 0, the backup takes over within Skew_Time;
-    # a vipguard master serves until then (no probe lost), keepalived releases at once.
+    # a vipguard master serves until then (no probe lost), the peer daemon releases at once.
     probe.serve("lb1", "lb2")
     run = probe.start(variant.address, seconds=4 + 2 * interval / 1000)
     run.wait_for(master.host, answers=25)
     stopped = time.monotonic()
     master.terminate()
-    figures["graceful_takeover_ms"] = wait_takeover(topology, variant, backup, stopped, 3.0)
+    figures["graceful_takeover_ms"] = wait_takeover(variant, backup, stopped, 3.0, master)
     master.wait_stopped()
     run.wait_for(backup.host, answers=25, timeout=2.0)
     report = run.stop()
@@ -421,14 +467,14 @@ def test_interop_election_graceful_stop_and_crash(
     assert report.hosts == (master.host, backup.host), report.summary()
     assert figures["graceful_takeover_ms"] <= skew_backup + MARGIN_MS, (figures, report.summary())
     assert report.gap * 1000 <= skew_backup + MARGIN_MS, report.summary()
-    if isinstance(master, VipguardPeer):  # make-before-break, with a keepalived backup too
+    if isinstance(master, VipguardPeer):  # make-before-break, with a peer daemon's backup too
         assert report.lost - report.leading_lost - report.trailing_lost == 0, report.summary()
     if isinstance(backup, VipguardPeer):
         reason = backup.status()["last_transition"]["reason"]
         assert reason == "priority_zero_received", backup.status()
-    else:
-        assert "Backup received priority 0 advertisement" in keepalived.ka.log()
-    assert vip_holders(topology, variant.address) == [backup.host]
+    elif peer.daemon.priority_zero_line:  # FRR logs nothing for it: its takeover time tells
+        assert peer.daemon.priority_zero_line in peer.daemon.log()
+    assert vip_holders(variant.address, master, backup) == [backup.host]
 
     # The master comes back and preempts the backup (which keeps its peer-facing state).
     restarted = time.monotonic()
@@ -437,7 +483,7 @@ def test_interop_election_graceful_stop_and_crash(
     figures["preempt_ms"] = (time.monotonic() - restarted) * 1000
     backup.wait_state("backup", timeout=2.0)
     check_election(topology, variant, master, backup, settle_ms=2 * interval + 100)
-    assert keepalived.ka.rejections() == [], keepalived.ka.log()[-3000:]
+    assert peer.daemon.rejections() == [], peer.daemon.log()[-3000:]
 
     # (c) crash of the master: the backup takes over within Master_Down_Interval.
     run = probe.start(variant.address, seconds=4 + 5 * interval / 1000)
@@ -445,7 +491,7 @@ def test_interop_election_graceful_stop_and_crash(
     crashed = time.monotonic()
     master.crash()
     figures["crash_takeover_ms"] = wait_takeover(
-        topology, variant, backup, crashed, (mdi_backup + 2000) / 1000
+        variant, backup, crashed, (mdi_backup + 2000) / 1000, master
     )
     run.wait_for(backup.host, answers=25, timeout=2.0)
     report = run.stop()
@@ -456,9 +502,31 @@ def test_interop_election_graceful_stop_and_crash(
     if isinstance(backup, VipguardPeer):
         assert backup.status()["counters"]["rejected"] == {}
     print(
-        f"MEASURED {variant.name} {direction}: skew={skew_backup:.0f}ms mdi={mdi_backup:.0f}ms "
+        f"MEASURED {kind} {variant.name} {direction}: "
+        + f"skew={skew_backup:.0f}ms mdi={mdi_backup:.0f}ms "
         + " ".join(f"{k}={v:.0f}" for k, v in figures.items())
     )
+
+
+# ------------------------------------------------------------------ the refusal logs can speak
+
+
+@pytest.mark.netns_timeout(30)
+@pytest.mark.parametrize("kind", ["keepalived", "frr"])
+def test_a_peer_that_refuses_our_adverts_says_so_in_its_log(
+    *, kind: str, topology: Topology, cluster: Cluster, request: pytest.FixtureRequest
+) -> None:
+    """The control for the matrix's "the peer refused nothing": vipguard forced to RFC 9568
+    checksums, which neither keepalived 2.2.7 nor FRR 8.4 verifies, is refused in the peer's log
+    and the peer, hearing no valid master, takes the VIP too."""
+    vipguard = cluster.start("lb1", [web(MASTER_PRIORITY, checksum="rfc9568")])
+    vipguard.wait_state("master", timeout=2.0)
+    variant = VARIANTS[1]
+    peer = make_peer(request.getfixturevalue(f"{kind}_factory"), kind, "lb2", 100, variant)
+    peer.start()
+    peer.wait_state("master", timeout=3.0)
+    wait_until(peer.daemon.rejections, 2.0, what=f"{kind} logging a refusal")
+    print(f"{kind} refuses with: {peer.daemon.rejections()[0]}")
 
 
 # ------------------------------------------------------------------ checksum learning on the wire
