@@ -166,6 +166,46 @@ def test_an_http_url_keeps_its_path_and_query() -> None:
     assert config(text).trackers[0].check == HttpCheck("http://[::1]:8080/health?full=1")
 
 
+@pytest.mark.parametrize(
+    ("line", "missing"), [("", 0), ("missing = 3", 3), ('missing = "down"', None)]
+)
+def test_what_a_missing_file_reads_as(line: str, missing: int | None) -> None:
+    text = with_tracker(f'file = "/var/lib/vipguard/drain"\n{line}')
+    assert config(text).trackers[0].check == FileCheck(Path("/var/lib/vipguard/drain"), missing)
+
+
+def test_missing_is_an_integer_or_down() -> None:
+    text = with_tracker('file = "/var/lib/vipguard/drain"\nmissing = "up"')
+    message = (
+        "'up' is not a value for a missing file: give an integer (it reads as that"
+        ' number; default 0) or "down" (a missing file is a failed check)'
+    )
+    assert_problem(only(text), "tracker[0].missing", line_of(text, "missing ="), message)
+
+
+def test_missing_is_for_file_trackers_only() -> None:
+    text = with_tracker('tcp = "127.0.0.1:80"\nmissing = 0')
+    message = "applies to file trackers only; this tracker checks tcp"
+    assert_problem(only(text), "tracker[0].missing", line_of(text, "missing ="), message)
+
+
+VOLATILE = ("/run", "/var/run", "/tmp", "/dev/shm")  # emptied by a stop of the unit or a reboot
+
+
+def test_the_examples_keep_operator_files_where_a_restart_leaves_them() -> None:
+    """A drain file in /run/vipguard (the unit's RuntimeDirectory) is deleted by every
+    `systemctl stop`, so a restart would undo the drain."""
+    for path in sorted(EXAMPLES.rglob("*.toml")):
+        for tracker in load(path).trackers:
+            if isinstance(tracker.check, FileCheck):
+                where = tracker.check.path
+                assert not any(where.is_relative_to(v) for v in VOLATILE), (path, where)
+                assert where.is_relative_to("/var/lib/vipguard"), (path, where)  # StateDirectory
+    example = (EXAMPLES / "fitness.toml").read_text()
+    assert "/run/vipguard/drain" not in example
+    assert "survives" in example  # the example says why the file lives there
+
+
 def test_the_fitness_example() -> None:
     loaded = load(EXAMPLES / "fitness.toml")
     kinds = {tracker.name: type(tracker.check) for tracker in loaded.trackers}
@@ -314,7 +354,7 @@ def test_a_key_for_another_kind(body: str, key: str, applies: str, kind: str) ->
         ),
         (
             'file = "run/drain"',
-            "'run/drain' is relative; write an absolute path (like '/run/vipguard/drain')",
+            "'run/drain' is relative; write an absolute path (like '/var/lib/vipguard/drain')",
         ),
         ('tcp = "localhost:80"', f"'localhost:80' {NOT_TCP}"),
         ('tcp = "::1:80"', f"'::1:80' {NOT_TCP}"),

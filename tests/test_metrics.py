@@ -107,7 +107,7 @@ def fake_agent(tmp_path: Path, failover: float | None = 0.3125) -> SimpleNamespa
         TrackerConfig("uplink", InterfaceCheck("eth9")),
         TrackerConfig("drain", FileCheck(tmp_path / "drain")),
         TrackerConfig("proxy", TcpCheck(IPv4Address("127.0.0.1"), 9)),
-        TrackerConfig("gate", FileCheck(tmp_path / "missing")),
+        TrackerConfig("gate", FileCheck(tmp_path / "missing", missing=None)),
     )
     notify = {
         "web": NotifyConfig((("master", ("x",)), ("any", ("x",)))),

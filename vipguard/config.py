@@ -136,9 +136,11 @@ class InterfaceCheck:
 @dataclass(frozen=True, slots=True)
 class FileCheck:
     """The integer in ``path`` (read every interval) times the weight; with weight 0 any value
-    other than 0 is a fault. A missing or unreadable file counts as down."""
+    other than 0 is a fault. A missing file reads as ``missing`` (None: it counts as down); an
+    unreadable one counts as down."""
 
     path: Path
+    missing: int | None = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -1342,9 +1344,15 @@ _TRACKER_KEYS = (
     "fall",
     "weight",
     "user",
+    "missing",
 )
 # Keys that only some kinds of check read.
-_KIND_KEYS = {"expect_status": ("http",), "verify_tls": ("http",), "user": ("script",)}
+_KIND_KEYS = {
+    "expect_status": ("http",),
+    "verify_tls": ("http",),
+    "user": ("script",),
+    "missing": ("file",),
+}
 _WEIGHT_RANGE = "0: Fault while the tracker is down; others move the priority"
 
 
@@ -1409,8 +1417,18 @@ def _interface_check(table: _Table) -> InterfaceCheck | None:
 
 
 def _file_check(table: _Table) -> FileCheck | None:
-    path = _absolute_path(table, "file", Path("/run/vipguard/drain"))
-    return None if path is None else FileCheck(path)
+    path = _absolute_path(table, "file", Path("/var/lib/vipguard/drain"))
+    missing = table.data.get("missing", 0)
+    if isinstance(missing, int) and not isinstance(missing, bool):
+        return None if path is None else FileCheck(path, missing)
+    if missing == "down":
+        return None if path is None else FileCheck(path, None)
+    table.report(
+        "missing",
+        f"{_show(missing)} is not a value for a missing file: give an integer (it reads as"
+        ' that number; default 0) or "down" (a missing file is a failed check)',
+    )
+    return None
 
 
 def _script_check(table: _Table) -> ScriptCheck | None:

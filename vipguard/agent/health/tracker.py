@@ -65,8 +65,8 @@ def probe_for(check: Check, timeout: float) -> Probe | None:
     match check:
         case InterfaceCheck():
             return None
-        case FileCheck(path):
-            return partial(NumberFile(path).read, timeout)
+        case FileCheck(path, missing):
+            return partial(NumberFile(path, missing).read, timeout)
         case ScriptCheck(command, user):
             run_as = RunAs.lookup(user) if user is not None else None
             return partial(probe_script, command, timeout, run_as)
