@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from vipguard.agent import runtime
+from vipguard.agent import runtime, sandbox
 from vipguard.config import parse
 from vipguard.io.capabilities import CAP_SETGID, CAP_SETUID, can_switch_user, effective
 
@@ -43,8 +44,35 @@ def test_a_script_user_without_the_capabilities_is_a_startup_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = parse(CONFIG)
-    monkeypatch.setattr(runtime, "can_switch_user", lambda: False)
+    monkeypatch.setattr(sandbox, "can_switch_user", lambda: False)
     with pytest.raises(runtime.StartupError, match=r"CAP_SETUID and CAP_SETGID.*remove `user`"):
-        runtime._check_script_users(config)
-    monkeypatch.setattr(runtime, "can_switch_user", lambda: True)
-    runtime._check_script_users(config)
+        runtime._check_sandbox(config)
+    monkeypatch.setattr(sandbox, "can_switch_user", lambda: True)
+    runtime._check_sandbox(config)
+
+
+HOOK_AS_ROOT = """
+[[instance]]
+name = "web"
+interface = "eth0"
+vrid = 51
+vips = ["192.0.2.100/24"]
+[instance.notify]
+master = { command = ["/bin/true"], user = "root" }
+any = ["/bin/true"]
+"""
+
+
+def test_a_hook_user_without_the_capabilities_is_a_startup_error_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = parse(HOOK_AS_ROOT)
+    monkeypatch.setattr(os, "geteuid", lambda: 65534)  # the unit's user, not root
+    monkeypatch.setattr(sandbox, "can_switch_user", lambda: False)
+    with pytest.raises(runtime.StartupError) as refused:
+        runtime._check_sandbox(config)
+    message = str(refused.value)
+    assert "notify hook 'master' of instance 'web' (user root)" in message
+    assert "CAP_SETUID CAP_SETGID" in message and "SystemCallFilter=@setuid" in message
+    monkeypatch.setattr(sandbox, "can_switch_user", lambda: True)
+    runtime._check_sandbox(config)

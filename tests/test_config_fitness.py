@@ -529,6 +529,44 @@ def test_notify_commands_are_checked_like_scripts(program: Callable[..., Path]) 
     assert problem.message.startswith(f"'{NO_SUCH_PROGRAM}' is not an absolute path")
 
 
+def test_a_notify_hook_may_run_as_another_user(program: Callable[..., Path]) -> None:
+    hook = program("reload-proxy")
+    table = (
+        "[instance.notify]\n"
+        f'master = {{ command = ["{hook}", "haproxy"], user = "root" }}\n'
+        f'any = "{hook} log"\n'
+    )
+    (web,) = config(instance("web", 51, table)).instances
+    assert web.notify == NotifyConfig(
+        (("master", (str(hook), "haproxy")), ("any", (str(hook), "log"))),
+        users=(("master", "root"),),
+    )
+    assert (web.notify.user_of("master"), web.notify.user_of("any")) == ("root", None)
+
+
+@pytest.mark.parametrize(
+    ("entry", "key", "message"),
+    [
+        ('{ user = "root" }', "master.command", "missing: give the program and its arguments"),
+        (
+            '{ command = "/bin/true", user = "no-such-user-vipguard" }',
+            "master.user",
+            "no such user 'no-such-user-vipguard' on this host; name an existing user",
+        ),
+        (
+            '{ command = "/bin/true", group = "root" }',
+            "master.group",
+            "unknown key 'group'; valid keys here: command, user",
+        ),
+    ],
+)
+def test_bad_notify_hook_tables(entry: str, key: str, message: str) -> None:
+    text = instance("web", 51, f"[instance.notify]\nmaster = {entry}\n")
+    problem = only(text)
+    assert problem.key == f"instance[0].notify.{key}"
+    assert problem.message.startswith(message), problem.message
+
+
 @pytest.mark.parametrize(
     ("lines", "key", "fragment", "message"),
     [

@@ -81,10 +81,10 @@ async def first_result(tracker: Tracker) -> None:
 async def run_hooks(runner: HookRunner, ok: tuple[str], fail: tuple[str]) -> None:
     notify = NotifyConfig((("master", ok), ("any", fail)), timeout=5.0)
     # Backlog 1: the first transition is dropped (both its hooks) before the worker starts.
-    runner.notify("web", "master", 150, "startup", notify)
-    runner.notify("web", "fault", 0, "fault", notify)  # only "any" runs: failed
+    runner.notify("web", "master", 150, "startup", notify, family=4)
+    runner.notify("web", "fault", 0, "fault", notify, family=4)  # only "any" runs: failed
     await asyncio.wait_for(runner.wait_idle(), 10)
-    runner.notify("web", "master", 150, "master_down_timer_expired", notify)  # ok, failed
+    runner.notify("web", "master", 150, "master_down_timer_expired", notify, family=4)  # ok, failed
     await asyncio.wait_for(runner.wait_idle(), 10)
 
 

@@ -193,12 +193,18 @@ class TrackRef:
 
 @dataclass(frozen=True, slots=True)
 class NotifyConfig:
-    """Commands run on every transition of an instance, with four arguments appended:
-    instance, new state, effective priority, reason. One per state, plus ``any`` for all."""
+    """Commands run on every transition of an instance, with five arguments appended:
+    instance, new state, effective priority, reason, family (ipv4 or ipv6). One per state,
+    plus ``any`` for all."""
 
     # (key, argv) pairs, key "master" | "backup" | "fault" | "maintenance" | "any"
     commands: tuple[tuple[str, tuple[str, ...]], ...]
     timeout: float = 10.0
+    users: tuple[tuple[str, str], ...] = ()  # (key, user) of the hooks run as another user
+
+    def user_of(self, key: str) -> str | None:
+        """The user the ``key`` hook runs as; None: the agent's own."""
+        return dict(self.users).get(key)
 
     def hooks_for(self, state: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """(key, argv) of the commands to run when entering ``state``, in order: the state's
@@ -1578,14 +1584,36 @@ def _notify(table: _Table) -> NotifyConfig | None:
     if not present:
         keys = ", ".join(_NOTIFY_KEYS)
         table.report("notify", f"has no command: give at least one of {keys}")
-    commands = [(key, _command(section, key)) for key in present]
+    hooks = [(key, _hook(section, key)) for key in present]
     timeout = section.duration(
         "timeout", DEFAULT_NOTIFY_TIMEOUT, MAX_NOTIFY_TIMEOUT, MIN_NOTIFY_TIMEOUT
     )
-    valid = tuple((key, argv) for key, argv in commands if argv is not None)
-    if timeout is None or len(valid) < len(commands):
+    valid = [(key, hook) for key, hook in hooks if hook is not None]
+    if timeout is None or len(valid) < len(hooks):
         return None
-    return NotifyConfig(valid, float(timeout))
+    commands = tuple((key, argv) for key, (argv, _) in valid)
+    users = tuple((key, user) for key, (_, user) in valid if user is not None)
+    return NotifyConfig(commands, float(timeout), users)
+
+
+def _hook(section: _Table, key: str) -> tuple[tuple[str, ...], str | None] | None:
+    """(argv, user) of one hook: a command, or a table ``{ command = ..., user = "..." }``."""
+    value = section.data[key]
+    if not isinstance(value, dict):
+        argv = _command(section, key)
+        return None if argv is None else (argv, None)
+    entry = _Table(section.context, section.key(key), value, ("command", "user"))
+    if "command" not in entry.data:
+        entry.report(
+            "command", f"missing: give the program and its arguments, like {_COMMAND_EXAMPLE}"
+        )
+        argv = None
+    else:
+        argv = _command(entry, "command")
+    user = _user(entry)
+    if argv is None or ("user" in entry.data and user is None):
+        return None
+    return argv, user
 
 
 # --------------------------------------------------------------------------- sync groups
