@@ -17,6 +17,7 @@ from vipguard.config import (
     HttpCheck,
     InterfaceCheck,
     NotifyConfig,
+    ProcessCheck,
     Rhythm,
     ScriptCheck,
     SyncGroup,
@@ -26,7 +27,7 @@ from vipguard.config import (
     load,
 )
 
-KINDS = "a tracker checks exactly one of: interface, file, script, tcp, http"
+KINDS = "a tracker checks exactly one of: interface, file, script, tcp, http, process, pidfile"
 WEIGHTS = "0: Fault while the tracker is down; others move the priority"
 NO_SUCH_PROGRAM = "vipguard-test-no-such-program"
 NOT_TCP = 'is not an IP address and port such as "127.0.0.1:8080" or "[::1]:8080"'
@@ -172,6 +173,43 @@ def test_an_http_url_keeps_its_path_and_query() -> None:
 def test_what_a_missing_file_reads_as(line: str, missing: int | None) -> None:
     text = with_tracker(f'file = "/var/lib/vipguard/drain"\n{line}')
     assert config(text).trackers[0].check == FileCheck(Path("/var/lib/vipguard/drain"), missing)
+
+
+@pytest.mark.parametrize(
+    ("line", "check"),
+    [
+        ('process = "haproxy"', ProcessCheck(name="haproxy")),
+        ('pidfile = "/run/haproxy.pid"', ProcessCheck(pidfile=Path("/run/haproxy.pid"))),
+    ],
+)
+def test_a_process_tracker_by_name_or_by_pidfile(line: str, check: ProcessCheck) -> None:
+    assert config(with_tracker(line)).trackers[0].check == check
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            'process = "/usr/sbin/haproxy"',
+            "'/usr/sbin/haproxy' is a path; give the process name as /proc/PID/comm shows it,"
+            " like 'haproxy' (or track its pidfile)",
+        ),
+        (
+            'process = "haproxy-ingress-controller"',
+            "'haproxy-ingress-controller' is longer than the 15 characters the kernel keeps of"
+            " a process name (/proc/PID/comm): write 'haproxy-ingress'",
+        ),
+        ('process = ""', "is empty: give the process name, like 'haproxy'"),
+        (
+            'pidfile = "haproxy.pid"',
+            "'haproxy.pid' is relative; write an absolute path (like '/run/haproxy.pid')",
+        ),
+    ],
+)
+def test_bad_process_trackers(line: str, message: str) -> None:
+    text = with_tracker(line)
+    key = line.partition(" = ")[0]
+    assert_problem(only(text), f"tracker[0].{key}", line_of(text, line), message)
 
 
 def test_missing_is_an_integer_or_down() -> None:

@@ -168,7 +168,17 @@ class HttpCheck:
     verify_tls: bool = True
 
 
-Check = InterfaceCheck | FileCheck | ScriptCheck | TcpCheck | HttpCheck
+@dataclass(frozen=True, slots=True)
+class ProcessCheck:
+    """Up while a process runs: the one whose PID ``pidfile`` holds (works where /proc hides
+    other users' processes, as under the systemd unit), or any process ``name``d so in
+    /proc/PID/comm (exact match; needs a /proc that shows other users' processes)."""
+
+    name: str | None = None
+    pidfile: Path | None = None
+
+
+Check = InterfaceCheck | FileCheck | ScriptCheck | TcpCheck | HttpCheck | ProcessCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -1338,7 +1348,8 @@ def _program_problem(program: str) -> str | None:
 
 # --------------------------------------------------------------------------- trackers
 
-_CHECK_KINDS = ("interface", "file", "script", "tcp", "http")
+_CHECK_KINDS = ("interface", "file", "script", "tcp", "http", "process", "pidfile")
+COMM_LENGTH = 15  # characters of a process name the kernel keeps (/proc/PID/comm)
 _TRACKER_KEYS = (
     "name",
     *_CHECK_KINDS,
@@ -1508,12 +1519,43 @@ def _expect_status(table: _Table) -> tuple[int, ...] | None:
     return tuple(statuses) if items and len(statuses) == len(items) else None
 
 
+def _process_check(table: _Table) -> ProcessCheck | None:
+    name = table.optional("process", str)
+    problem = None if name is None else _process_name_problem(name)
+    if problem:
+        table.report("process", problem)
+    return None if name is None or problem else ProcessCheck(name=name)
+
+
+def _process_name_problem(name: str) -> str | None:
+    if not name:
+        return "is empty: give the process name, like 'haproxy'"
+    if "/" in name:
+        return (
+            f"{name!r} is a path; give the process name as /proc/PID/comm shows it, like"
+            f" {Path(name).name[:COMM_LENGTH]!r} (or track its pidfile)"
+        )
+    if len(name) > COMM_LENGTH:
+        return (
+            f"{name!r} is longer than the {COMM_LENGTH} characters the kernel keeps of a"
+            f" process name (/proc/PID/comm): write {name[:COMM_LENGTH]!r}"
+        )
+    return None
+
+
+def _pidfile_check(table: _Table) -> ProcessCheck | None:
+    path = _absolute_path(table, "pidfile", Path("/run/haproxy.pid"))
+    return None if path is None else ProcessCheck(pidfile=path)
+
+
 _CHECK_READERS: dict[str, Callable[[_Table], Check | None]] = {
     "interface": _interface_check,
     "file": _file_check,
     "script": _script_check,
     "tcp": _tcp_check,
     "http": _http_check,
+    "process": _process_check,
+    "pidfile": _pidfile_check,
 }
 
 

@@ -5,7 +5,7 @@ failing at every check or at 3 a.m. on the first failover.
 The shipped unit runs the agent as an unprivileged user with only CAP_NET_ADMIN and CAP_NET_RAW,
 ``NoNewPrivileges`` and ``ProtectProc=invisible``. Running a command as another user needs
 CAP_SETUID and CAP_SETGID (and the setuid system calls); one check covers script trackers and
-notify hooks alike.
+notify hooks alike. A process tracker by name needs a /proc that shows other users' processes.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from ..config import Config, ScriptCheck
-from ..io.capabilities import can_switch_user
+from ..config import Config, ProcessCheck, ScriptCheck
+from ..io.capabilities import can_switch_user, sees_every_process
 from ..io.commands import RunAs
+from ..io.processes import hidden_processes
 
 USER_DROP_IN = (
     "grant them (systemd drop-in: AmbientCapabilities= and CapabilityBoundingSet= with"
@@ -26,7 +27,7 @@ USER_DROP_IN = (
 def problems(config: Config) -> list[str]:
     """What in ``config`` cannot work with the agent's current privileges and view of the
     system, each with its cause and fix (the runtime refuses to start or reload on any)."""
-    return [problem for problem in (_user_problem(config),) if problem]
+    return [p for p in (_user_problem(config), _process_name_problem(config)) if p]
 
 
 def commands_run_as(config: Config) -> Iterator[tuple[str, str]]:
@@ -54,4 +55,25 @@ def _user_problem(config: Config) -> str | None:
     return (
         f"{', '.join(switching)} must run as another user, but the agent lacks CAP_SETUID"
         f" and CAP_SETGID: {USER_DROP_IN}"
+    )
+
+
+def _process_name_problem(config: Config) -> str | None:
+    """A process tracker by name finds nothing where /proc hides other users' processes."""
+    named = [
+        (t.name, t.check.name)
+        for t in config.trackers
+        if isinstance(t.check, ProcessCheck) and t.check.name is not None
+    ]
+    hidden = hidden_processes() if named else None
+    if hidden is None or sees_every_process():
+        return None
+    trackers = ", ".join(
+        f"tracker {tracker!r} looks for processes named {name!r}" for tracker, name in named
+    )
+    return (
+        f"{trackers} in /proc, but /proc is mounted {hidden} (the unit's"
+        " ProtectProc=invisible), which hides other users' processes from the agent: track the"
+        f' service\'s PID file instead (pidfile = "/run/{named[0][1]}.pid"), or add a drop-in'
+        " with ProtectProc=default (systemctl edit vipguard)"
     )

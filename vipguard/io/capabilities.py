@@ -6,6 +6,7 @@ from pathlib import Path
 
 CAP_SETGID = 6
 CAP_SETUID = 7
+CAP_SYS_PTRACE = 19
 
 
 def effective(status: Path = Path("/proc/self/status")) -> int:
@@ -23,3 +24,10 @@ def can_switch_user(mask: int | None = None) -> bool:
     """Whether commands can be started as another user (CAP_SETUID and CAP_SETGID)."""
     mask = effective() if mask is None else mask
     return all(mask >> bit & 1 for bit in (CAP_SETUID, CAP_SETGID))
+
+
+def sees_every_process(mask: int | None = None) -> bool:
+    """Whether /proc shows this process every other one even where it is mounted with hidepid
+    (CAP_SYS_PTRACE, which root normally has and the unit's user has not)."""
+    mask = effective() if mask is None else mask
+    return bool(mask >> CAP_SYS_PTRACE & 1)
