@@ -242,6 +242,7 @@ class Agent:
         except MaintenanceStoreError as error:
             raise StartupError(str(error)) from None
         _check_sandbox(self.config)
+        sandbox.confine_commands()
         plans = list(self._plans())
         for plan in plans:
             await self._open_port(plan.instance.interface)

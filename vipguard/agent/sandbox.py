@@ -14,7 +14,13 @@ import os
 from collections.abc import Iterator
 
 from ..config import Config, ProcessCheck, ScriptCheck
-from ..io.capabilities import can_switch_user, sees_every_process
+from ..io.capabilities import (
+    CAP_SETGID,
+    CAP_SETUID,
+    can_switch_user,
+    sees_every_process,
+    withhold_from_programs,
+)
 from ..io.commands import RunAs
 from ..io.processes import hidden_processes
 
@@ -22,6 +28,14 @@ USER_DROP_IN = (
     "grant them (systemd drop-in: AmbientCapabilities= and CapabilityBoundingSet= with"
     " CAP_SETUID CAP_SETGID, SystemCallFilter=@setuid) or remove `user`"
 )
+
+
+def confine_commands() -> None:
+    """Tracker scripts and hooks never inherit CAP_SETUID and CAP_SETGID (which the drop-in for
+    `user` makes ambient): the agent needs them to start a command as its user, the command
+    itself must not be able to become anyone, root included. Call it on the loop's thread,
+    which starts every command (capabilities belong to threads)."""
+    withhold_from_programs(CAP_SETUID, CAP_SETGID)
 
 
 def problems(config: Config) -> list[str]:
