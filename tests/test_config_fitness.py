@@ -252,8 +252,9 @@ def test_the_fitness_example() -> None:
         "uplink": InterfaceCheck,
         "drain": FileCheck,
         "conntrack": ScriptCheck,
+        "haproxy": ProcessCheck,
     }
-    assert [tracker.weight for tracker in loaded.trackers] == [0, -50, -100, -20]
+    assert [tracker.weight for tracker in loaded.trackers] == [0, -50, -100, -20, 0]
     front, back = loaded.instances
     assert TrackRef("conntrack", -40) in front.track
     assert TrackRef("conntrack", -20) in back.track
