@@ -11,78 +11,64 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from test_health import running
 
 from vipguard.agent import runtime, sandbox
-from vipguard.agent.health import Tracker, TrackerStatus
-from vipguard.config import ProcessCheck, Rhythm, TrackerConfig, parse
+from vipguard.agent.health import TrackerStatus
+from vipguard.config import ProcessCheck, Rhythm, parse
 from vipguard.io.processes import hidden_processes
 
 SLOW = Rhythm(interval=30.0, timeout=1.0, rise=1, fall=1)  # only an exit event can be this fast
 
 
+@dataclass(frozen=True)
+class Service:
+    process: subprocess.Popen[bytes]
+    name: str
+    pidfile: Path  # holds the process's PID
+
+
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A long-running process with a name of its own (a copy of sleep), stopped by its PID."""
+def service(tmp_path: Path) -> Iterator[Service]:
+    """A long-running process with a name of its own (a copy of sleep) and its PID file,
+    stopped by its PID."""
     name = "vgt" + secrets.token_hex(4)  # 11 characters: /proc/PID/comm keeps 15
     program = tmp_path / name
     shutil.copy("/bin/sleep", program)
     process = subprocess.Popen([str(program), "300"])
+    pidfile = tmp_path / "service.pid"
+    pidfile.write_text(f"{process.pid}\n")
     try:
-        yield process, name
+        yield Service(process, name, pidfile)
     finally:
         process.kill()
         process.wait(5)
 
 
-class Changes:
-    def __init__(self) -> None:
-        self.seen: list[TrackerStatus] = []
-        self._event = asyncio.Event()
-
-    def __call__(self, status: TrackerStatus) -> None:
-        self.seen.append(status)
-        self._event.set()
-
-    async def until(self, count: int, timeout: float = 5.0) -> list[TrackerStatus]:
-        async with asyncio.timeout(timeout):
-            while len(self.seen) < count:
-                self._event.clear()
-                await self._event.wait()
-        return self.seen
-
-
-@asynccontextmanager
-async def running(check: ProcessCheck, rhythm: Rhythm = SLOW) -> AsyncIterator[Changes]:
-    changes = Changes()
-    tracker = Tracker(TrackerConfig("proc", check, rhythm), changes)
-    tracker.start()
-    try:
-        yield changes
-    finally:
-        await tracker.stop()
+async def killed_and_seen(
+    check: ProcessCheck, process: subprocess.Popen[bytes]
+) -> tuple[list[TrackerStatus], float]:
+    """The tracker's first result, then its report of ``process`` being SIGKILLed, and how long
+    after the kill that came."""
+    async with running(check, SLOW) as (_, changes):
+        await changes.until(1)
+        killed = time.monotonic()
+        process.send_signal(signal.SIGKILL)  # not reaped yet: a zombie is not running
+        await changes.until(2)
+        return changes.seen, time.monotonic() - killed
 
 
 def test_a_pidfile_tracker_is_up_while_the_process_runs_and_down_at_once_when_it_dies(
-    tmp_path: Path, service: tuple[subprocess.Popen[bytes], str]
+    service: Service,
 ) -> None:
-    process, _ = service
-    pidfile = tmp_path / "service.pid"
-    pidfile.write_text(f"{process.pid}\n")
+    process, pidfile = service.process, service.pidfile
 
-    async def scenario() -> tuple[list[TrackerStatus], float]:
-        async with running(ProcessCheck(pidfile=pidfile)) as changes:
-            await changes.until(1)
-            killed = time.monotonic()
-            process.send_signal(signal.SIGKILL)  # not reaped yet: a zombie is not running
-            await changes.until(2)
-            return changes.seen, time.monotonic() - killed
-
-    seen, lag = asyncio.run(scenario())
+    seen, lag = asyncio.run(killed_and_seen(ProcessCheck(pidfile=pidfile), process))
     assert [(s.kind, s.up) for s in seen] == [("process", True), ("process", False)]
     assert seen[0].detail == f"pid {process.pid} running (from {pidfile})"
     assert seen[1].detail == f"pid {process.pid} exited (from {pidfile})"
@@ -90,15 +76,14 @@ def test_a_pidfile_tracker_is_up_while_the_process_runs_and_down_at_once_when_it
 
 
 def test_a_pidfile_tracker_follows_a_restart_to_the_new_pid(
-    tmp_path: Path, service: tuple[subprocess.Popen[bytes], str]
+    service: Service,
 ) -> None:
-    process, _ = service
-    pidfile = tmp_path / "service.pid"
+    process, pidfile = service.process, service.pidfile
     pidfile.write_text("999999999\n")  # above any pid_max: a process that cannot exist
     rhythm = Rhythm(interval=0.05, timeout=1.0, rise=1, fall=1)
 
     async def scenario() -> list[TrackerStatus]:
-        async with running(ProcessCheck(pidfile=pidfile), rhythm) as changes:
+        async with running(ProcessCheck(pidfile=pidfile), rhythm) as (_, changes):
             await changes.until(1)
             pidfile.write_text(f"{process.pid}\n")
             return await changes.until(2)
@@ -125,7 +110,7 @@ def test_a_missing_or_bad_pidfile_is_down_with_the_reason(
         pidfile.write_text(content)
 
     async def scenario() -> list[TrackerStatus]:
-        async with running(ProcessCheck(pidfile=pidfile)) as changes:
+        async with running(ProcessCheck(pidfile=pidfile), SLOW) as (_, changes):
             return await changes.until(1)
 
     (status,) = asyncio.run(scenario())
@@ -133,19 +118,11 @@ def test_a_missing_or_bad_pidfile_is_down_with_the_reason(
 
 
 def test_a_name_tracker_counts_the_processes_with_that_name_and_sees_the_exit_at_once(
-    service: tuple[subprocess.Popen[bytes], str],
+    service: Service,
 ) -> None:
-    process, name = service
+    process, name = service.process, service.name
 
-    async def scenario() -> tuple[list[TrackerStatus], float]:
-        async with running(ProcessCheck(name=name)) as changes:
-            await changes.until(1)
-            killed = time.monotonic()
-            process.send_signal(signal.SIGKILL)
-            await changes.until(2)
-            return changes.seen, time.monotonic() - killed
-
-    seen, lag = asyncio.run(scenario())
+    seen, lag = asyncio.run(killed_and_seen(ProcessCheck(name=name), process))
     assert [(s.up, s.detail) for s in seen] == [
         (True, f"1 process named {name} (pid {process.pid})"),
         (False, f"no process named {name}"),
@@ -153,16 +130,12 @@ def test_a_name_tracker_counts_the_processes_with_that_name_and_sees_the_exit_at
     assert lag < 2.0, f"seen {lag:.2f}s after the kill: the exit event was missed"
 
 
-def test_a_stopped_tracker_leaves_no_pidfd_open(
-    tmp_path: Path, service: tuple[subprocess.Popen[bytes], str]
-) -> None:
-    process, _ = service
-    pidfile = tmp_path / "service.pid"
-    pidfile.write_text(f"{process.pid}\n")
+def test_a_stopped_tracker_leaves_no_pidfd_open(service: Service) -> None:
+    pidfile = service.pidfile
     before = len(os.listdir("/proc/self/fd"))
 
     async def scenario() -> None:
-        async with running(ProcessCheck(pidfile=pidfile)) as changes:
+        async with running(ProcessCheck(pidfile=pidfile), SLOW) as (_, changes):
             await changes.until(1)
 
     asyncio.run(scenario())
