@@ -242,7 +242,6 @@ class Agent:
         except MaintenanceStoreError as error:
             raise StartupError(str(error)) from None
         _check_sandbox(self.config)
-        sandbox.confine_commands()
         plans = list(self._plans())
         for plan in plans:
             await self._open_port(plan.instance.interface)
@@ -719,8 +718,9 @@ def _labels(plan: _Plan) -> dict[IPInterface, str | None]:
 
 
 def _check_sandbox(config: Config) -> None:
-    """Refuse what cannot work under the agent's privileges and /proc (see agent.sandbox)."""
-    problems = sandbox.problems(config)
+    """Refuse what cannot work under the agent's privileges and /proc, and keep CAP_SETUID and
+    CAP_SETGID from the commands it starts (see agent.sandbox)."""
+    problems = sandbox.problems(config) + sandbox.confine_commands()
     if problems:
         raise StartupError("; ".join(problems))
 

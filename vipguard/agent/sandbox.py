@@ -30,12 +30,21 @@ USER_DROP_IN = (
 )
 
 
-def confine_commands() -> None:
+def confine_commands() -> list[str]:
     """Tracker scripts and hooks never inherit CAP_SETUID and CAP_SETGID (which the drop-in for
     `user` makes ambient): the agent needs them to start a command as its user, the command
     itself must not be able to become anyone, root included. Call it on the loop's thread,
-    which starts every command (capabilities belong to threads)."""
-    withhold_from_programs(CAP_SETUID, CAP_SETGID)
+    which starts every command (capabilities belong to threads). Returns the problem, if the
+    kernel refused: then the agent must not run commands at all."""
+    try:
+        withhold_from_programs(CAP_SETUID, CAP_SETGID)
+    except OSError as error:
+        return [
+            f"the agent cannot keep CAP_SETUID and CAP_SETGID from the commands it starts"
+            f" ({error.strerror}), so any tracker script or hook could make itself root: remove"
+            " the drop-in that grants them (and every `user`)"
+        ]
+    return []
 
 
 def problems(config: Config) -> list[str]:
