@@ -40,7 +40,7 @@ def confine_commands() -> list[str]:
         withhold_from_programs(CAP_SETUID, CAP_SETGID)
     except OSError as error:
         return [
-            f"the agent cannot keep CAP_SETUID and CAP_SETGID from the commands it starts"
+            "the agent cannot keep CAP_SETUID and CAP_SETGID from the commands it starts"
             f" ({error.strerror}), so any tracker script or hook could make itself root: remove"
             " the drop-in that grants them (and every `user`)"
         ]
