@@ -36,7 +36,7 @@ from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, IPInterface, vrrp_group
 from ..proto.effects import StateChanged
 from ..proto.router import VirtualRouter
-from . import logs, sandbox, sync
+from . import logs, sync
 from .control import ControlServer, ControlSocketBusy
 from .driver import AnnouncePolicy, Egress, RouterDriver
 from .events import EventBus, events_handler
@@ -45,6 +45,7 @@ from .health import TrackerStatus
 from .hooks import HookRunner
 from .maintenance import Maintenance, MaintenanceStore, MaintenanceStoreError
 from .metrics import serve as serve_metrics
+from .sandbox import startup_problems
 from .sequences import SequenceStore
 from .status import describe, handover_view
 from .sync import SyncGroup
@@ -720,7 +721,7 @@ def _labels(plan: _Plan) -> dict[IPInterface, str | None]:
 def _check_sandbox(config: Config) -> None:
     """Refuse what cannot work under the agent's privileges and /proc, and keep CAP_SETUID and
     CAP_SETGID from the commands it starts (see agent.sandbox)."""
-    problems = sandbox.problems(config) + sandbox.confine_commands()
+    problems = startup_problems(config)
     if problems:
         raise StartupError("; ".join(problems))
 

@@ -30,6 +30,12 @@ USER_DROP_IN = (
 )
 
 
+def startup_problems(config: Config) -> list[str]:
+    """Checked at start-up and on every reload: :func:`problems`, then :func:`confine_commands`
+    (which must run on the loop's thread)."""
+    return problems(config) + confine_commands()
+
+
 def confine_commands() -> list[str]:
     """Tracker scripts and hooks never inherit CAP_SETUID and CAP_SETGID (which the drop-in for
     `user` makes ambient): the agent needs them to start a command as its user, the command
