@@ -1,5 +1,6 @@
 """Notify hooks and the event stream on the real kernel: every transition runs its hooks in
-order, with instance, state, priority and reason, and `vipguard events` sees the same sequence."""
+order, with instance, state, priority, reason and family, and `vipguard events` sees the same
+sequence."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.netns_timeout(60)
 
 
 def recorder(log: Path, tag: str) -> list[str]:
-    """A hook command appending "<tag> <its four arguments>" to ``log``."""
+    """A hook command appending "<tag> <its five arguments>" to ``log``."""
     return ["/bin/sh", "-c", f'echo {tag} "$@" >> {log}', "hook"]
 
 
@@ -71,14 +72,31 @@ def test_hooks_run_in_order_with_the_right_arguments_and_events_agree(
     for state, priority, reason in transitions:
         own = {"master", "backup", "fault"}
         if state in own:
-            want.append([f"to-{state}", "web", state, priority, reason])
-        want.append(["any", "web", state, priority, reason])
+            want.append([f"to-{state}", "web", state, priority, reason, "ipv4"])
+        want.append(["any", "web", state, priority, reason, "ipv4"])
     assert lines == want  # strictly in order, the state's own hook before the generic one
     finished = [e for e in seen if e["event"] == "hook_finished"]
     assert len(finished) == len(want) and {e["outcome"] for e in finished} == {"ok"}
     assert [e["seq"] for e in seen] == sorted(e["seq"] for e in seen)
     values = [(e["tracker"], e["value"]) for e in seen if e["event"] == "tracker_changed"]
     assert values == [("drain", 0), ("drain", 1), ("drain", 0)]  # first result, fault, clear
+
+
+def test_a_dual_stack_instance_hooks_get_its_name_and_the_family_apart(cluster: Cluster) -> None:
+    log = cluster.workdir / "hooks.log"
+    variables = "$VIPGUARD_INSTANCE,$VIPGUARD_FAMILY,$VIPGUARD_STATE"
+    hook = ["/bin/sh", "-c", f'echo "$@" {variables} >> {log}', "hook"]
+    vips = ["192.0.2.100/24", "2001:db8::100/64"]
+    lb1 = cluster.start("lb1", [web(150, version=3, vips=vips, notify={"master": hook})])
+    for family in ("ipv4", "ipv6"):
+        lb1.wait_state("master", name=f"web/{family}", timeout=5)  # the routers keep their names
+    wait_until(lambda: len(hook_lines(log)) == 2, 5, what="both routers' master hooks")
+    reason = "master_down_timer_expired"
+    assert sorted(hook_lines(log)) == [
+        ["web", "master", "150", reason, "ipv4", "web,ipv4,master"],
+        ["web", "master", "150", reason, "ipv6", "web,ipv6,master"],
+    ]
+    lb1.stop()
 
 
 def test_a_failing_or_hanging_hook_never_changes_vrrp(cluster: Cluster) -> None:

@@ -17,6 +17,7 @@ from vipguard.config import (
     HttpCheck,
     InterfaceCheck,
     NotifyConfig,
+    ProcessCheck,
     Rhythm,
     ScriptCheck,
     SyncGroup,
@@ -26,7 +27,7 @@ from vipguard.config import (
     load,
 )
 
-KINDS = "a tracker checks exactly one of: interface, file, script, tcp, http"
+KINDS = "a tracker checks exactly one of: interface, file, script, tcp, http, process, pidfile"
 WEIGHTS = "0: Fault while the tracker is down; others move the priority"
 NO_SUCH_PROGRAM = "vipguard-test-no-such-program"
 NOT_TCP = 'is not an IP address and port such as "127.0.0.1:8080" or "[::1]:8080"'
@@ -166,6 +167,83 @@ def test_an_http_url_keeps_its_path_and_query() -> None:
     assert config(text).trackers[0].check == HttpCheck("http://[::1]:8080/health?full=1")
 
 
+@pytest.mark.parametrize(
+    ("line", "missing"), [("", 0), ("missing = 3", 3), ('missing = "down"', None)]
+)
+def test_what_a_missing_file_reads_as(line: str, missing: int | None) -> None:
+    text = with_tracker(f'file = "/var/lib/vipguard/drain"\n{line}')
+    assert config(text).trackers[0].check == FileCheck(Path("/var/lib/vipguard/drain"), missing)
+
+
+@pytest.mark.parametrize(
+    ("line", "check"),
+    [
+        ('process = "haproxy"', ProcessCheck(name="haproxy")),
+        ('pidfile = "/run/haproxy.pid"', ProcessCheck(pidfile=Path("/run/haproxy.pid"))),
+    ],
+)
+def test_a_process_tracker_by_name_or_by_pidfile(line: str, check: ProcessCheck) -> None:
+    assert config(with_tracker(line)).trackers[0].check == check
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            'process = "/usr/sbin/haproxy"',
+            "'/usr/sbin/haproxy' is a path; give the process name as /proc/PID/comm shows it,"
+            " like 'haproxy' (or track its pidfile)",
+        ),
+        (
+            'process = "haproxy-ingress-controller"',
+            "'haproxy-ingress-controller' is longer than the 15 characters the kernel keeps of"
+            " a process name (/proc/PID/comm): write 'haproxy-ingress'",
+        ),
+        ('process = ""', "is empty: give the process name, like 'haproxy'"),
+        (
+            'pidfile = "haproxy.pid"',
+            "'haproxy.pid' is relative; write an absolute path (like '/run/haproxy.pid')",
+        ),
+    ],
+)
+def test_bad_process_trackers(line: str, message: str) -> None:
+    text = with_tracker(line)
+    key = line.partition(" = ")[0]
+    assert_problem(only(text), f"tracker[0].{key}", line_of(text, line), message)
+
+
+def test_missing_is_an_integer_or_down() -> None:
+    text = with_tracker('file = "/var/lib/vipguard/drain"\nmissing = "up"')
+    message = (
+        "'up' is not a value for a missing file: give an integer (it reads as that"
+        ' number; default 0) or "down" (a missing file is a failed check)'
+    )
+    assert_problem(only(text), "tracker[0].missing", line_of(text, "missing ="), message)
+
+
+def test_missing_is_for_file_trackers_only() -> None:
+    text = with_tracker('tcp = "127.0.0.1:80"\nmissing = 0')
+    message = "applies to file trackers only; this tracker checks tcp"
+    assert_problem(only(text), "tracker[0].missing", line_of(text, "missing ="), message)
+
+
+VOLATILE = ("/run", "/var/run", "/tmp", "/dev/shm")  # emptied by a stop of the unit or a reboot
+
+
+def test_the_examples_keep_operator_files_where_a_restart_leaves_them() -> None:
+    """A drain file in /run/vipguard (the unit's RuntimeDirectory) is deleted by every
+    `systemctl stop`, so a restart would undo the drain."""
+    for path in sorted(EXAMPLES.rglob("*.toml")):
+        for tracker in load(path).trackers:
+            if isinstance(tracker.check, FileCheck):
+                where = tracker.check.path
+                assert not any(where.is_relative_to(v) for v in VOLATILE), (path, where)
+                assert where.is_relative_to("/var/lib/vipguard"), (path, where)  # StateDirectory
+    example = (EXAMPLES / "fitness.toml").read_text()
+    assert "/run/vipguard/drain" not in example
+    assert "survives" in example  # the example says why the file lives there
+
+
 def test_the_fitness_example() -> None:
     loaded = load(EXAMPLES / "fitness.toml")
     kinds = {tracker.name: type(tracker.check) for tracker in loaded.trackers}
@@ -174,8 +252,9 @@ def test_the_fitness_example() -> None:
         "uplink": InterfaceCheck,
         "drain": FileCheck,
         "conntrack": ScriptCheck,
+        "haproxy": ProcessCheck,
     }
-    assert [tracker.weight for tracker in loaded.trackers] == [0, -50, -100, -20]
+    assert [tracker.weight for tracker in loaded.trackers] == [0, -50, -100, -20, 0]
     front, back = loaded.instances
     assert TrackRef("conntrack", -40) in front.track
     assert TrackRef("conntrack", -20) in back.track
@@ -314,7 +393,7 @@ def test_a_key_for_another_kind(body: str, key: str, applies: str, kind: str) ->
         ),
         (
             'file = "run/drain"',
-            "'run/drain' is relative; write an absolute path (like '/run/vipguard/drain')",
+            "'run/drain' is relative; write an absolute path (like '/var/lib/vipguard/drain')",
         ),
         ('tcp = "localhost:80"', f"'localhost:80' {NOT_TCP}"),
         ('tcp = "::1:80"', f"'::1:80' {NOT_TCP}"),
@@ -487,6 +566,44 @@ def test_notify_commands_are_checked_like_scripts(program: Callable[..., Path]) 
     problem = only(text)
     assert (problem.key, problem.line) == ("instance[0].notify.backup", line_of(text, "backup"))
     assert problem.message.startswith(f"'{NO_SUCH_PROGRAM}' is not an absolute path")
+
+
+def test_a_notify_hook_may_run_as_another_user(program: Callable[..., Path]) -> None:
+    hook = program("reload-proxy")
+    table = (
+        "[instance.notify]\n"
+        f'master = {{ command = ["{hook}", "haproxy"], user = "root" }}\n'
+        f'any = "{hook} log"\n'
+    )
+    (web,) = config(instance("web", 51, table)).instances
+    assert web.notify == NotifyConfig(
+        (("master", (str(hook), "haproxy")), ("any", (str(hook), "log"))),
+        users=(("master", "root"),),
+    )
+    assert (web.notify.user_of("master"), web.notify.user_of("any")) == ("root", None)
+
+
+@pytest.mark.parametrize(
+    ("entry", "key", "message"),
+    [
+        ('{ user = "root" }', "master.command", "missing: give the program and its arguments"),
+        (
+            '{ command = "/bin/true", user = "no-such-user-vipguard" }',
+            "master.user",
+            "no such user 'no-such-user-vipguard' on this host; name an existing user",
+        ),
+        (
+            '{ command = "/bin/true", group = "root" }',
+            "master.group",
+            "unknown key 'group'; valid keys here: command, user",
+        ),
+    ],
+)
+def test_bad_notify_hook_tables(entry: str, key: str, message: str) -> None:
+    text = instance("web", 51, f"[instance.notify]\nmaster = {entry}\n")
+    problem = only(text)
+    assert problem.key == f"instance[0].notify.{key}"
+    assert problem.message.startswith(message), problem.message
 
 
 @pytest.mark.parametrize(

@@ -436,7 +436,7 @@ def test_file_tracker_reports_value_changes_and_goes_down_when_unreadable(tmp_pa
     rhythm = Rhythm(interval=0.02, timeout=1.0, rise=1, fall=2)
 
     async def scenario() -> list[TrackerStatus]:
-        async with running(FileCheck(path), rhythm) as (_, changes):
+        async with running(FileCheck(path, missing=None), rhythm) as (_, changes):
             await changes.until(1)
             path.write_text("7\n")
             await changes.until(2)
@@ -451,6 +451,24 @@ def test_file_tracker_reports_value_changes_and_goes_down_when_unreadable(tmp_pa
     ]
     assert seen[2].detail == "no such file or directory"
     assert seen[2].checks["failed"] == 2  # fall 2: the first failure kept the value
+
+
+def test_a_missing_file_reads_as_0_so_a_drain_tracker_is_not_a_fault(tmp_path: Path) -> None:
+    path = tmp_path / "drain"  # never written: after a reboot, or before the first drain
+    rhythm = Rhythm(interval=0.02, timeout=1.0, rise=1, fall=1)
+
+    async def scenario() -> list[TrackerStatus]:
+        async with running(FileCheck(path), rhythm) as (_, changes):
+            await changes.until(1)
+            path.write_text("1\n")  # drained
+            await changes.until(2)
+            path.unlink()  # undrained by removing the file
+            return await changes.until(3)
+
+    seen = asyncio.run(scenario())
+    assert [(s.up, s.value) for s in seen] == [(True, 0), (True, 1), (True, 0)]
+    assert seen[0].detail == "no file: counts as 0"
+    assert contribution(0, seen[0].up, seen[0].value, file=True) == (0, False)  # no Fault
 
 
 # --------------------------------------------------------------------------- interface trackers

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -85,7 +86,7 @@ def test_hooks_run_in_notify_order_with_the_arguments_and_environment(tmp_path: 
     async def scenario() -> HookRunner:
         runner = HookRunner()
         for n, state in enumerate(states):
-            runner.notify("web", state, 100 + n, f"reason{n}", config)
+            runner.notify("web", state, 100 + n, f"reason{n}", config, family=4)
         await asyncio.wait_for(runner.wait_idle(), 15)
         return runner
 
@@ -93,7 +94,7 @@ def test_hooks_run_in_notify_order_with_the_arguments_and_environment(tmp_path: 
     expected = []
     for n, state in enumerate(states):
         for which in ("own", "any"):
-            expected.append(f"{which} web {state} {100 + n} reason{n} env=web/{state}")
+            expected.append(f"{which} web {state} {100 + n} reason{n} ipv4 env=web/{state}")
     assert log.read_text().splitlines() == expected
     assert runner.counts[("web", "master", "ok")] == 15
     assert runner.counts[("web", "any", "ok")] == 30
@@ -105,13 +106,15 @@ def test_a_state_without_a_hook_runs_only_any_and_no_hooks_at_all_is_fine(tmp_pa
 
     async def scenario() -> None:
         runner = HookRunner()
-        runner.notify("web", "fault", 0, "interface_down", notify(any=hook))
-        runner.notify("web", "fault", 0, "interface_down", notify(master=hook))  # nothing to run
-        runner.notify("web", "fault", 0, "interface_down", None)
+        runner.notify("web", "fault", 0, "interface_down", notify(any=hook), family=4)
+        runner.notify(
+            "web", "fault", 0, "interface_down", notify(master=hook), family=4
+        )  # nothing to run
+        runner.notify("web", "fault", 0, "interface_down", None, family=4)
         await asyncio.wait_for(runner.wait_idle(), 10)
 
     run(scenario)
-    assert log.read_text().splitlines() == ["web fault 0 interface_down env=web/fault"]
+    assert log.read_text().splitlines() == ["web fault 0 interface_down ipv4 env=web/fault"]
 
 
 def test_a_slow_hook_of_one_instance_does_not_delay_another(tmp_path: Path) -> None:
@@ -122,8 +125,8 @@ def test_a_slow_hook_of_one_instance_does_not_delay_another(tmp_path: Path) -> N
         bus = EventBus()
         events = bus.subscribe()
         runner = HookRunner(bus)
-        runner.notify("db", "master", 100, "startup", notify(master=slow))
-        runner.notify("web", "master", 100, "startup", notify(master=fast))
+        runner.notify("db", "master", 100, "startup", notify(master=slow), family=4)
+        runner.notify("web", "master", 100, "startup", notify(master=fast), family=4)
         (done,) = await finished(events, 1)
         assert (done["instance"], done["outcome"]) == ("web", "ok")
         assert runner.summary()["running"] == ["db"]  # still sleeping
@@ -132,7 +135,7 @@ def test_a_slow_hook_of_one_instance_does_not_delay_another(tmp_path: Path) -> N
     started = time.monotonic()
     run(scenario)
     assert time.monotonic() - started < 10
-    assert log.read_text().splitlines() == ["web master 100 startup env=web/master"]
+    assert log.read_text().splitlines() == ["web master 100 startup ipv4 env=web/master"]
 
 
 def test_a_hook_that_hangs_is_killed_at_its_timeout(tmp_path: Path) -> None:
@@ -144,7 +147,7 @@ def test_a_hook_that_hangs_is_killed_at_its_timeout(tmp_path: Path) -> None:
         events = bus.subscribe()
         runner = HookRunner(bus)
         config = NotifyConfig((("master", (hanging,)),), timeout=0.3)
-        runner.notify("web", "master", 100, "startup", config)
+        runner.notify("web", "master", 100, "startup", config, family=4)
         (done,) = await finished(events, 1)
         assert runner.counts[("web", "master", "timeout")] == 1
         return done
@@ -168,7 +171,9 @@ def test_failures_are_counted_published_and_logged_as_warnings(
         bus = EventBus()
         events = bus.subscribe()
         runner = HookRunner(bus)
-        runner.notify("web", "backup", 50, "preempted", notify(backup=failing, any=missing))
+        runner.notify(
+            "web", "backup", 50, "preempted", notify(backup=failing, any=missing), family=4
+        )
         return runner, await finished(events, 2)
 
     runner, (failed, error) = run(scenario)
@@ -195,7 +200,7 @@ def test_a_full_backlog_drops_the_oldest_and_keeps_the_order(
     async def scenario() -> HookRunner:
         runner = HookRunner(backlog=3)
         for n in range(10):  # all queued before the worker first runs
-            runner.notify("web", "master", n, "flap", notify(master=hook))
+            runner.notify("web", "master", n, "flap", notify(master=hook), family=4)
         await asyncio.wait_for(runner.wait_idle(), 10)
         return runner
 
@@ -218,9 +223,9 @@ def test_stop_waits_a_bounded_time_then_cancels_and_refuses_later_transitions(
         runner = HookRunner()
         for instance in ("web", "db"):
             for _ in range(3):
-                runner.notify(instance, "master", 100, "startup", notify(master=slow))
+                runner.notify(instance, "master", 100, "startup", notify(master=slow), family=4)
         await runner.stop(timeout=0.3)
-        runner.notify("web", "backup", 100, "shutdown", notify(backup=hook))
+        runner.notify("web", "backup", 100, "shutdown", notify(backup=hook), family=4)
         assert runner.summary()["running"] == []
         assert runner.summary()["queued"] == 0
         return runner
@@ -240,11 +245,11 @@ def test_stop_lets_quick_hooks_finish(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         runner = HookRunner()
-        runner.notify("web", "master", 100, "startup", notify(master=hook))
+        runner.notify("web", "master", 100, "startup", notify(master=hook), family=4)
         await runner.stop(timeout=10)
 
     run(scenario)
-    assert log.read_text().splitlines() == ["web master 100 startup env=web/master"]
+    assert log.read_text().splitlines() == ["web master 100 startup ipv4 env=web/master"]
 
 
 def test_notify_without_an_event_loop_logs_and_does_not_raise(
@@ -252,6 +257,55 @@ def test_notify_without_an_event_loop_logs_and_does_not_raise(
 ) -> None:
     hook, _ = recorder(tmp_path)
     runner = HookRunner()
-    runner.notify("web", "master", 100, "startup", notify(master=hook))
+    runner.notify("web", "master", 100, "startup", notify(master=hook), family=4)
     assert [r.getMessage() for r in records] == ["hook_not_queued"]
     assert runner.summary()["queued"] == 0  # nothing stale left to run later
+
+
+def test_a_dual_stack_router_hook_gets_the_instance_as_written_and_the_family_apart(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "calls.log"
+    env = "$VIPGUARD_INSTANCE $VIPGUARD_FAMILY $VIPGUARD_STATE $VIPGUARD_PRIORITY $VIPGUARD_REASON"
+    hook = script(tmp_path, "record.sh", f'echo "$# $* env={env}" >> {log}')
+
+    async def scenario() -> HookRunner:
+        runner = HookRunner()
+        for family in (4, 6):
+            router = f"web/ipv{family}"  # the routers of instance "web" (IPv4 and IPv6 VIPs)
+            runner.notify(
+                router, "master", 150, "startup", notify(master=hook), family=family, instance="web"
+            )
+        await asyncio.wait_for(runner.wait_idle(), 10)
+        return runner
+
+    runner = run(scenario)
+    assert sorted(log.read_text().splitlines()) == [
+        "5 web master 150 startup ipv4 env=web ipv4 master 150 startup",
+        "5 web master 150 startup ipv6 env=web ipv6 master 150 startup",
+    ]
+    # counted (and ordered) per router, as the metrics label them
+    assert runner.counts == {("web/ipv4", "master", "ok"): 1, ("web/ipv6", "master", "ok"): 1}
+
+
+def test_a_hook_with_a_user_runs_as_that_user_and_the_others_as_the_agent() -> None:
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run this test as root (it switches to user nobody)")
+        pytest.skip("switching users needs root (CAP_SETUID and CAP_SETGID)")
+    # pytest's tmp_path is private to root: nobody could neither run the script nor answer
+    with tempfile.TemporaryDirectory(prefix="vipguard-hooks-") as name:
+        shared = Path(name)
+        shared.chmod(0o777)
+        hook = script(shared, "whoami.sh", f'id -u > {shared}/"$1"; echo "$USER" >> {shared}/"$1"')
+        commands = (("master", (hook, "as-nobody")), ("any", (hook, "as-agent")))
+        config = NotifyConfig(commands, timeout=5.0, users=(("master", "nobody"),))
+
+        async def scenario() -> None:
+            runner = HookRunner()
+            runner.notify("web", "master", 150, "startup", config, family=4)
+            await asyncio.wait_for(runner.wait_idle(), 10)
+
+        run(scenario)
+        assert (shared / "as-nobody").read_text().split() == ["65534", "nobody"]
+        assert (shared / "as-agent").read_text().split() == [str(os.geteuid())]

@@ -81,10 +81,10 @@ async def first_result(tracker: Tracker) -> None:
 async def run_hooks(runner: HookRunner, ok: tuple[str], fail: tuple[str]) -> None:
     notify = NotifyConfig((("master", ok), ("any", fail)), timeout=5.0)
     # Backlog 1: the first transition is dropped (both its hooks) before the worker starts.
-    runner.notify("web", "master", 150, "startup", notify)
-    runner.notify("web", "fault", 0, "fault", notify)  # only "any" runs: failed
+    runner.notify("web", "master", 150, "startup", notify, family=4)
+    runner.notify("web", "fault", 0, "fault", notify, family=4)  # only "any" runs: failed
     await asyncio.wait_for(runner.wait_idle(), 10)
-    runner.notify("web", "master", 150, "master_down_timer_expired", notify)  # ok, failed
+    runner.notify("web", "master", 150, "master_down_timer_expired", notify, family=4)  # ok, failed
     await asyncio.wait_for(runner.wait_idle(), 10)
 
 
@@ -107,7 +107,7 @@ def fake_agent(tmp_path: Path, failover: float | None = 0.3125) -> SimpleNamespa
         TrackerConfig("uplink", InterfaceCheck("eth9")),
         TrackerConfig("drain", FileCheck(tmp_path / "drain")),
         TrackerConfig("proxy", TcpCheck(IPv4Address("127.0.0.1"), 9)),
-        TrackerConfig("gate", FileCheck(tmp_path / "missing")),
+        TrackerConfig("gate", FileCheck(tmp_path / "missing", missing=None)),
     )
     notify = {
         "web": NotifyConfig((("master", ("x",)), ("any", ("x",)))),

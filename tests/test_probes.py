@@ -250,10 +250,23 @@ def test_read_number_refuses_what_is_not_one_small_integer(tmp_path: Path, conte
     assert result.detail.startswith("not an integer")
 
 
-def test_read_number_missing_or_unreadable_file_is_a_failure(tmp_path: Path) -> None:
-    missing = read_number(tmp_path / "absent")
-    assert (missing.outcome, missing.detail) == ("failed", "no such file or directory")
-    assert read_number(tmp_path).detail == "is a directory"
+def test_read_number_a_missing_file_holds_0_unless_told_it_is_a_failure(tmp_path: Path) -> None:
+    absent = tmp_path / "absent"
+    missing = read_number(absent)  # a drain file nobody has written yet: not drained
+    assert (missing.outcome, missing.value, missing.detail) == ("ok", 0, "no file: counts as 0")
+    assert read_number(absent, missing=5).value == 5
+    strict = read_number(absent, missing=None)
+    assert (strict.outcome, strict.detail) == ("failed", "no such file or directory")
+
+
+def test_read_number_an_unreadable_file_is_a_failure(tmp_path: Path) -> None:
+    assert (read_number(tmp_path).outcome, read_number(tmp_path).detail) == (
+        "failed",
+        "is a directory",
+    )
+    below_a_file = tmp_path / "file"
+    below_a_file.write_text("1\n")
+    assert read_number(below_a_file / "x").detail == "not a directory"  # not "missing"
 
 
 def test_number_file_on_a_hung_read_times_out_and_never_piles_up_threads(tmp_path: Path) -> None:

@@ -139,9 +139,11 @@ class InterfaceCheck:
 @dataclass(frozen=True, slots=True)
 class FileCheck:
     """The integer in ``path`` (read every interval) times the weight; with weight 0 any value
-    other than 0 is a fault. A missing or unreadable file counts as down."""
+    other than 0 is a fault. A missing file reads as ``missing`` (None: it counts as down); an
+    unreadable one counts as down."""
 
     path: Path
+    missing: int | None = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +171,17 @@ class HttpCheck:
     verify_tls: bool = True
 
 
-Check = InterfaceCheck | FileCheck | ScriptCheck | TcpCheck | HttpCheck
+@dataclass(frozen=True, slots=True)
+class ProcessCheck:
+    """Up while a process runs: the one whose PID ``pidfile`` holds (works where /proc hides
+    other users' processes, as under the systemd unit), or any process ``name``d so in
+    /proc/PID/comm (exact match; needs a /proc that shows other users' processes)."""
+
+    name: str | None = None
+    pidfile: Path | None = None
+
+
+Check = InterfaceCheck | FileCheck | ScriptCheck | TcpCheck | HttpCheck | ProcessCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +206,18 @@ class TrackRef:
 
 @dataclass(frozen=True, slots=True)
 class NotifyConfig:
-    """Commands run on every transition of an instance, with four arguments appended:
-    instance, new state, effective priority, reason. One per state, plus ``any`` for all."""
+    """Commands run on every transition of an instance, with five arguments appended:
+    instance, new state, effective priority, reason, family (ipv4 or ipv6). One per state,
+    plus ``any`` for all."""
 
     # (key, argv) pairs, key "master" | "backup" | "fault" | "maintenance" | "any"
     commands: tuple[tuple[str, tuple[str, ...]], ...]
     timeout: float = 10.0
+    users: tuple[tuple[str, str], ...] = ()  # (key, user) of the hooks run as another user
+
+    def user_of(self, key: str) -> str | None:
+        """The user the ``key`` hook runs as; None: the agent's own."""
+        return dict(self.users).get(key)
 
     def hooks_for(self, state: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """(key, argv) of the commands to run when entering ``state``, in order: the state's
@@ -1410,7 +1428,8 @@ def _program_problem(program: str) -> str | None:
 
 # --------------------------------------------------------------------------- trackers
 
-_CHECK_KINDS = ("interface", "file", "script", "tcp", "http")
+_CHECK_KINDS = ("interface", "file", "script", "tcp", "http", "process", "pidfile")
+COMM_LENGTH = 15  # characters of a process name the kernel keeps (/proc/PID/comm)
 _TRACKER_KEYS = (
     "name",
     *_CHECK_KINDS,
@@ -1422,9 +1441,15 @@ _TRACKER_KEYS = (
     "fall",
     "weight",
     "user",
+    "missing",
 )
 # Keys that only some kinds of check read.
-_KIND_KEYS = {"expect_status": ("http",), "verify_tls": ("http",), "user": ("script",)}
+_KIND_KEYS = {
+    "expect_status": ("http",),
+    "verify_tls": ("http",),
+    "user": ("script",),
+    "missing": ("file",),
+}
 _WEIGHT_RANGE = "0: Fault while the tracker is down; others move the priority"
 
 
@@ -1489,8 +1514,18 @@ def _interface_check(table: _Table) -> InterfaceCheck | None:
 
 
 def _file_check(table: _Table) -> FileCheck | None:
-    path = _absolute_path(table, "file", Path("/run/vipguard/drain"))
-    return None if path is None else FileCheck(path)
+    path = _absolute_path(table, "file", Path("/var/lib/vipguard/drain"))
+    missing = table.data.get("missing", 0)
+    if isinstance(missing, int) and not isinstance(missing, bool):
+        return None if path is None else FileCheck(path, missing)
+    if missing == "down":
+        return None if path is None else FileCheck(path, None)
+    table.report(
+        "missing",
+        f"{_show(missing)} is not a value for a missing file: give an integer (it reads as"
+        ' that number; default 0) or "down" (a missing file is a failed check)',
+    )
+    return None
 
 
 def _script_check(table: _Table) -> ScriptCheck | None:
@@ -1564,12 +1599,43 @@ def _expect_status(table: _Table) -> tuple[int, ...] | None:
     return tuple(statuses) if items and len(statuses) == len(items) else None
 
 
+def _process_check(table: _Table) -> ProcessCheck | None:
+    name = table.optional("process", str)
+    problem = None if name is None else _process_name_problem(name)
+    if problem:
+        table.report("process", problem)
+    return None if name is None or problem else ProcessCheck(name=name)
+
+
+def _process_name_problem(name: str) -> str | None:
+    if not name:
+        return "is empty: give the process name, like 'haproxy'"
+    if "/" in name:
+        return (
+            f"{name!r} is a path; give the process name as /proc/PID/comm shows it, like"
+            f" {Path(name).name[:COMM_LENGTH]!r} (or track its pidfile)"
+        )
+    if len(name) > COMM_LENGTH:
+        return (
+            f"{name!r} is longer than the {COMM_LENGTH} characters the kernel keeps of a"
+            f" process name (/proc/PID/comm): write {name[:COMM_LENGTH]!r}"
+        )
+    return None
+
+
+def _pidfile_check(table: _Table) -> ProcessCheck | None:
+    path = _absolute_path(table, "pidfile", Path("/run/haproxy.pid"))
+    return None if path is None else ProcessCheck(pidfile=path)
+
+
 _CHECK_READERS: dict[str, Callable[[_Table], Check | None]] = {
     "interface": _interface_check,
     "file": _file_check,
     "script": _script_check,
     "tcp": _tcp_check,
     "http": _http_check,
+    "process": _process_check,
+    "pidfile": _pidfile_check,
 }
 
 
@@ -1640,14 +1706,36 @@ def _notify(table: _Table) -> NotifyConfig | None:
     if not present:
         keys = ", ".join(_NOTIFY_KEYS)
         table.report("notify", f"has no command: give at least one of {keys}")
-    commands = [(key, _command(section, key)) for key in present]
+    hooks = [(key, _hook(section, key)) for key in present]
     timeout = section.duration(
         "timeout", DEFAULT_NOTIFY_TIMEOUT, MAX_NOTIFY_TIMEOUT, MIN_NOTIFY_TIMEOUT
     )
-    valid = tuple((key, argv) for key, argv in commands if argv is not None)
-    if timeout is None or len(valid) < len(commands):
+    valid = [(key, hook) for key, hook in hooks if hook is not None]
+    if timeout is None or len(valid) < len(hooks):
         return None
-    return NotifyConfig(valid, float(timeout))
+    commands = tuple((key, argv) for key, (argv, _) in valid)
+    users = tuple((key, user) for key, (_, user) in valid if user is not None)
+    return NotifyConfig(commands, float(timeout), users)
+
+
+def _hook(section: _Table, key: str) -> tuple[tuple[str, ...], str | None] | None:
+    """(argv, user) of one hook: a command, or a table ``{ command = ..., user = "..." }``."""
+    value = section.data[key]
+    if not isinstance(value, dict):
+        argv = _command(section, key)
+        return None if argv is None else (argv, None)
+    entry = _Table(section.context, section.key(key), value, ("command", "user"))
+    if "command" not in entry.data:
+        entry.report(
+            "command", f"missing: give the program and its arguments, like {_COMMAND_EXAMPLE}"
+        )
+        argv = None
+    else:
+        argv = _command(entry, "command")
+    user = _user(entry)
+    if argv is None or ("user" in entry.data and user is None):
+        return None
+    return argv, user
 
 
 # --------------------------------------------------------------------------- sync groups

@@ -26,24 +26,39 @@ from .events import EventBus
 HOOK_BACKLOG = 100
 
 
+# The arguments appended to every hook's command, in this order, and the same values in the
+# environment. New ones go at the end, so that scripts written for the first four keep working.
+ARGUMENT_VARIABLES = (
+    "VIPGUARD_INSTANCE",
+    "VIPGUARD_STATE",
+    "VIPGUARD_PRIORITY",
+    "VIPGUARD_REASON",
+    "VIPGUARD_FAMILY",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
-    instance: str
+    # The router's name ("web/ipv4" where the instance has VIPs of both families): transitions
+    # are ordered and counted per router. ``instance`` is the name the operator wrote.
+    router: str
     state: str
     priority: int
     reason: str
     config: NotifyConfig
+    instance: str
+    family: int
 
     def hooks(self) -> list[tuple[str, tuple[str, ...]]]:
         """(key, argv) of the commands to run; the key ("master", "any", ...) labels counts."""
         return list(self.config.hooks_for(self.state))
 
-    def arguments(self) -> tuple[str, str, str, str]:
-        return self.instance, self.state, str(self.priority), self.reason
+    def arguments(self) -> tuple[str, ...]:
+        family = f"ipv{self.family}"
+        return self.instance, self.state, str(self.priority), self.reason, family
 
     def environment(self) -> dict[str, str]:
-        names = ("VIPGUARD_INSTANCE", "VIPGUARD_STATE", "VIPGUARD_PRIORITY", "VIPGUARD_REASON")
-        return dict(zip(names, self.arguments(), strict=True))
+        return dict(zip(ARGUMENT_VARIABLES, self.arguments(), strict=True))
 
 
 class HookRunner:
@@ -54,32 +69,37 @@ class HookRunner:
         bus: EventBus | None = None,
         *,
         backlog: int = HOOK_BACKLOG,
-        run_as: RunAs | None = None,
     ) -> None:
-        self.counts: Counter[tuple[str, str, str]] = Counter()  # (instance, hook key, outcome)
+        self.counts: Counter[tuple[str, str, str]] = Counter()  # (router, hook key, outcome)
         self._bus = bus
         self._backlog = backlog
-        self._run_as = run_as
         self._queues: dict[str, deque[Transition]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
 
     def notify(
         self,
-        instance: str,
+        router: str,
         state: str,
         priority: int,
         reason: str,
         config: NotifyConfig | None,
+        *,
+        family: int,
+        instance: str | None = None,
     ) -> None:
-        """Queue the hooks of one transition; returns at once and never raises."""
+        """Queue the hooks of one transition of ``router`` (a router of ``instance``, which
+        defaults to the router's name); returns at once and never raises."""
         if config is None:
             return
         try:
-            self._enqueue(Transition(instance, state, priority, reason, config))
+            transition = Transition(
+                router, state, priority, reason, config, instance or router, family
+            )
+            self._enqueue(transition)
         except Exception as error:  # the state change must go on whatever happens here
             logs.event(
-                "hook_not_queued", logging.ERROR, instance=instance, state=state, error=repr(error)
+                "hook_not_queued", logging.ERROR, instance=router, state=state, error=repr(error)
             )
 
     async def stop(self, timeout: float) -> None:
@@ -127,18 +147,18 @@ class HookRunner:
         if self._stopping:
             self._report("hook_skipped", transition, logging.WARNING, why="the agent is stopping")
             return
-        if transition.instance not in self._workers:  # it starts once we yield to the loop
-            self._workers[transition.instance] = asyncio.get_running_loop().create_task(
-                self._work(transition.instance), name=f"hooks {transition.instance}"
+        if transition.router not in self._workers:  # it starts once we yield to the loop
+            self._workers[transition.router] = asyncio.get_running_loop().create_task(
+                self._work(transition.router), name=f"hooks {transition.router}"
             )
-        queue = self._queues.setdefault(transition.instance, deque())
+        queue = self._queues.setdefault(transition.router, deque())
         if len(queue) >= self._backlog:
             self._drop(queue.popleft())
         queue.append(transition)
 
     def _drop(self, transition: Transition) -> None:
         for key, _ in transition.hooks():
-            self.counts[(transition.instance, key, "dropped")] += 1
+            self.counts[(transition.router, key, "dropped")] += 1
         self._report(
             "hook_dropped",
             transition,
@@ -147,7 +167,7 @@ class HookRunner:
         )
 
     def _report(self, name: str, transition: Transition, level: int, **fields: Any) -> None:
-        details = {"instance": transition.instance, "state": transition.state, **fields}
+        details = {"instance": transition.router, "state": transition.state, **fields}
         logs.event(name, level, **details)
         if self._bus is not None:
             self._bus.publish(name, **details)
@@ -164,15 +184,22 @@ class HookRunner:
 
     async def _run(self, transition: Transition) -> None:
         for key, argv in transition.hooks():
-            result = await self._execute(transition, argv)
+            result = await self._execute(transition, key, argv)
             self._finished(transition, key, argv, result)
 
-    async def _execute(self, transition: Transition, argv: tuple[str, ...]) -> CommandResult:
+    async def _execute(
+        self, transition: Transition, key: str, argv: tuple[str, ...]
+    ) -> CommandResult:
+        user = transition.config.user_of(key)
+        try:
+            run_as = None if user is None else RunAs.lookup(user)
+        except KeyError:  # removed since the configuration was checked
+            return CommandResult(None, 0.0, error=f"no such user {user!r}")
         try:
             return await run_command(
                 [*argv, *transition.arguments()],
                 transition.config.timeout,
-                run_as=self._run_as,
+                run_as=run_as,
                 env=transition.environment(),
             )
         except Exception as error:  # whatever goes wrong, the next hooks still run
@@ -181,7 +208,7 @@ class HookRunner:
     def _finished(
         self, transition: Transition, key: str, argv: tuple[str, ...], result: CommandResult
     ) -> None:
-        self.counts[(transition.instance, key, result.outcome)] += 1
+        self.counts[(transition.router, key, result.outcome)] += 1
         fields: dict[str, Any] = {
             "hook": key,
             "command": shlex.join(argv),

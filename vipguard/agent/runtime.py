@@ -19,11 +19,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from ..config import Config, ConfigError, InstanceConfig, ScriptCheck, load
+from ..config import Config, ConfigError, InstanceConfig, load
 from ..io.announce import Announcer
-from ..io.capabilities import can_switch_user
 from ..io.clock import SteadyWallClock
-from ..io.commands import RunAs
 from ..io.netlink import (
     AddressChange,
     InterfaceMissing,
@@ -47,6 +45,7 @@ from .health import TrackerStatus
 from .hooks import HookRunner
 from .maintenance import Maintenance, MaintenanceStore, MaintenanceStoreError
 from .metrics import serve as serve_metrics
+from .sandbox import startup_problems
 from .sequences import SequenceStore
 from .status import describe, handover_view
 from .sync import SyncGroup
@@ -291,7 +290,7 @@ class Agent:
             self.in_maintenance.load()
         except MaintenanceStoreError as error:
             raise StartupError(str(error)) from None
-        _check_script_users(self.config)
+        _check_sandbox(self.config)
         plans = list(self._plans())
         for plan in plans:
             await self._open_port(plan.instance.interface)
@@ -577,7 +576,7 @@ class Agent:
         removed = [d for k, d in running.items() if k not in wanted]
         added = [plan for key, plan in wanted.items() if key not in running]
         to_start = added + [wanted[self._key(d)] for d in replaced]
-        _check_script_users(config)  # may refuse: nothing has changed yet
+        _check_sandbox(config)  # may refuse: nothing has changed yet
         sources = await self._resolve(to_start)  # may refuse too
         for driver in removed + replaced:
             await self._remove_driver(driver)
@@ -699,7 +698,15 @@ class Agent:
             priority=priority,
         )
         new, reason = change.new.value, change.reason.value
-        self.hooks.notify(driver.name, new, priority, reason, instance.notify)
+        self.hooks.notify(
+            driver.name,
+            new,
+            priority,
+            reason,
+            instance.notify,
+            family=driver.family,
+            instance=instance.name,
+        )
 
     # ------------------------------------------------------------------ maintenance
 
@@ -762,27 +769,12 @@ def _labels(plan: _Plan) -> dict[IPInterface, str | None]:
     }
 
 
-def _check_script_users(config: Config) -> None:
-    """A script tracker with ``user`` needs CAP_SETUID and CAP_SETGID: say so at start, not at
-    every check."""
-    try:
-        switching = [
-            t
-            for t in config.trackers
-            if isinstance(t.check, ScriptCheck)
-            and t.check.user is not None
-            and RunAs.lookup(t.check.user).uid != os.geteuid()
-        ]
-    except KeyError as error:  # removed since the file was checked
-        raise StartupError(f"a script tracker's user no longer exists: {error}") from None
-    if switching and not can_switch_user():
-        names = ", ".join(f"{t.name!r} (user {t.check.user})" for t in switching)  # type: ignore[union-attr]
-        raise StartupError(
-            f"tracker {names} must run as another user, but the agent lacks CAP_SETUID and"
-            " CAP_SETGID: grant them (systemd drop-in: AmbientCapabilities= and"
-            " CapabilityBoundingSet= with CAP_SETUID CAP_SETGID, SystemCallFilter=@setuid) or"
-            " remove `user`"
-        )
+def _check_sandbox(config: Config) -> None:
+    """Refuse what cannot work under the agent's privileges and /proc, and keep CAP_SETUID and
+    CAP_SETGID from the commands it starts (see agent.sandbox)."""
+    problems = startup_problems(config)
+    if problems:
+        raise StartupError("; ".join(problems))
 
 
 def _log_warnings(config: Config) -> None:

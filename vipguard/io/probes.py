@@ -190,13 +190,20 @@ def _script_detail(result: CommandResult, timeout: float) -> str:
 # --------------------------------------------------------------------------- number files
 
 
-def read_number(path: Path) -> ProbeResult:
-    """The integer in a small file (blocking: see :class:`NumberFile`). A missing or unreadable
-    file, or one that does not hold just an integer, is a failure."""
+def read_number(path: Path, missing: int | None = 0) -> ProbeResult:
+    """The integer in a small file (blocking: see :class:`NumberFile`). A file that does not
+    exist holds ``missing`` (None: it is a failure): an operator's drain file that was never
+    written means "not drained". An unreadable file, or one that does not hold just an
+    integer, is a failure."""
     started = time.monotonic()
     try:
         with path.open("rb") as file:
             content = file.read(MAX_NUMBER_FILE + 1)
+    except FileNotFoundError as error:
+        if missing is None:
+            return ProbeResult("failed", time.monotonic() - started, describe(error))
+        detail = f"no file: counts as {missing}"
+        return ProbeResult("ok", time.monotonic() - started, detail, missing)
     except OSError as error:
         return ProbeResult("failed", time.monotonic() - started, describe(error))
     latency = time.monotonic() - started
@@ -212,14 +219,15 @@ class NumberFile:
     server) later calls wait for that same read instead of piling up threads. The threads are
     daemons, so a read that never returns cannot hold up the agent's exit either."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, missing: int | None = 0) -> None:
         self.path = path
+        self.missing = missing
         self._pending: asyncio.Future[ProbeResult] | None = None
 
     async def read(self, timeout: float) -> ProbeResult:
         started = time.monotonic()
         if self._pending is None or self._pending.done():
-            self._pending = _in_daemon_thread(read_number, self.path)
+            self._pending = _in_daemon_thread(read_number, self.path, self.missing)
         try:
             async with asyncio.timeout(timeout):
                 return await asyncio.shield(self._pending)

@@ -2,12 +2,14 @@
 
 A check never delays anything else on the loop (VRRP adverts share it): probes are async and
 bounded by the check's timeout, with a backstop here in case one overstays it. Interface
-trackers are not polled; the runtime feeds them kernel link events through ``set_link``.
+trackers are not polled; the runtime feeds them kernel link events through ``set_link``. A
+process tracker checks on its rhythm and also at once when a process it found exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -21,12 +23,14 @@ from ...config import (
     FileCheck,
     HttpCheck,
     InterfaceCheck,
+    ProcessCheck,
     ScriptCheck,
     TcpCheck,
     TrackerConfig,
 )
 from ...io.commands import RunAs
 from ...io.probes import NumberFile, ProbeResult, probe_http, probe_script, probe_tcp, tls_context
+from ...io.processes import ProcessWatch
 from .. import logs
 from .policy import Hysteresis
 
@@ -40,6 +44,7 @@ KINDS: dict[type, str] = {
     ScriptCheck: "script",
     TcpCheck: "tcp",
     HttpCheck: "http",
+    ProcessCheck: "process",
 }
 
 
@@ -59,14 +64,15 @@ class TrackerStatus:
     since: float
 
 
-def probe_for(check: Check, timeout: float) -> Probe | None:
-    """The probe that runs ``check`` (None for an interface: the kernel reports its link).
-    Raises KeyError if a script's user does not exist."""
+def probe_for(check: Check, timeout: float, watch: ProcessWatch | None = None) -> Probe | None:
+    """The probe that runs ``check`` (None for an interface: the kernel reports its link); a
+    process check uses ``watch`` (its owner closes it). Raises KeyError if a script's user does
+    not exist."""
     match check:
         case InterfaceCheck():
             return None
-        case FileCheck(path):
-            return partial(NumberFile(path).read, timeout)
+        case FileCheck(path, missing):
+            return partial(NumberFile(path, missing).read, timeout)
         case ScriptCheck(command, user):
             run_as = RunAs.lookup(user) if user is not None else None
             return partial(probe_script, command, timeout, run_as)
@@ -75,6 +81,8 @@ def probe_for(check: Check, timeout: float) -> Probe | None:
         case HttpCheck(url, expect_status, verify_tls):
             tls = tls_context(verify_tls) if url.lower().startswith("https:") else None
             return partial(probe_http, url, expect_status, timeout, verify_tls, tls=tls)
+        case ProcessCheck(name, pidfile):
+            return partial((watch or ProcessWatch(name, pidfile)).check, timeout)
         case _:
             assert_never(check)
 
@@ -92,7 +100,9 @@ class Tracker:
         self.config = config
         self._on_change = on_change
         self._clock = clock
-        self._probe = probe_for(config.check, config.rhythm.timeout)
+        self._wakeup = asyncio.Event()  # set when a checked process exits: check at once
+        self._watch = _watch_for(config.check, self._wakeup.set)
+        self._probe = probe_for(config.check, config.rhythm.timeout, self._watch)
         self._hysteresis = Hysteresis(config.rhythm.rise, config.rhythm.fall)
         self._checks: Counter[str] = Counter()
         kind = KINDS[type(config.check)]
@@ -127,6 +137,8 @@ class Tracker:
         _, pending = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
         if pending:
             logs.event("tracker_stop_slow", logging.WARNING, tracker=self.name)
+        if self._watch is not None:
+            self._watch.close()
 
     def set_link(self, up: bool) -> None:
         """A kernel link event for an interface tracker: applies at once, without rise or fall."""
@@ -141,7 +153,10 @@ class Tracker:
             next_start = loop.time() + self.config.rhythm.interval
             result = await self._check(probe)
             self._record(result, self._hysteresis.observe(result.ok))
-            await asyncio.sleep(max(0.0, next_start - loop.time()))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, next_start - loop.time())):
+                    await self._wakeup.wait()
+            self._wakeup.clear()
 
     async def _check(self, probe: Probe) -> ProbeResult:
         started = time.monotonic()
@@ -194,3 +209,9 @@ class Tracker:
             logs.event(
                 "tracker_callback_failed", logging.ERROR, tracker=status.name, error=repr(error)
             )
+
+
+def _watch_for(check: Check, on_exit: Callable[[], None]) -> ProcessWatch | None:
+    if isinstance(check, ProcessCheck):
+        return ProcessWatch(check.name, check.pidfile, on_exit)
+    return None
