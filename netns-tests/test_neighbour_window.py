@@ -1,0 +1,280 @@
+"""The make-before-break window, seen from a client's neighbour cache.
+
+During a handover both nodes hold the VIP from the new master's first advert until the old master
+releases it (HANDOVER_GRACE later). A client that resolves the VIP's MAC in that window must learn
+the new master's: the old master stops answering ARP for the VIP (while still accepting packets
+to it), and a vipguard new master announces again after the old one's release.
+
+The client probes the VIP at 200 Hz while the test, driven by what a capture on the client shows
+(the new master's first advert opens the window, the VIP leaving lb1 closes it), flushes the
+client's neighbour entry for the VIP and waits for it to be resolved again, over and over. It
+must end on the new master's MAC without a lost probe, and no ARP reply from the old master may
+reach the client in the window; against a vipguard and a keepalived (Debian 2.2.7) backup. The
+control runs the old master where libnftables cannot be loaded (the agent logs it and hands over
+as before): its ARP replies in the window are counted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from agents import Agent, Cluster, web
+from keepalived import Keepalived, VrrpInstance, find_binary
+from netns import Process, Topology, wait_until
+from probe import Prober, ProbeReport
+
+pytestmark = pytest.mark.netns_timeout(60)
+VIP = "192.0.2.100"
+RATE = 200.0
+MAX_RESOLUTIONS = 200  # a bound for the loop; the window ends it long before
+FRAME = re.compile(
+    r"^(?P<time>\d+\.\d+) (?P<src>[0-9a-f:]{17}) > (?P<dst>[0-9a-f:]{17}), (?P<rest>.*)$"
+)
+ADVERT = re.compile(
+    r"(?P<source>\S+) > 224\.0\.0\.18: VRRPv\d, Advertisement, vrid \d+, prio (?P<prio>\d+)"
+)
+ARP_REPLY = re.compile(rf"Reply {re.escape(VIP)} is-at (?P<mac>[0-9a-f:]{{17}})")
+GRATUITOUS = re.compile(rf"Request who-has {re.escape(VIP)} (\(\S+\) )?tell {re.escape(VIP)}\b")
+
+
+@dataclass(frozen=True)
+class Frame:
+    time: float  # wall clock, as tcpdump stamps it
+    source_mac: str
+    text: str
+
+
+class Capture:
+    """tcpdump on the client's eth0: ARP and VRRP frames with their MACs, line by line."""
+
+    def __init__(self, topology: Topology) -> None:
+        argv = ["tcpdump", "-l", "-n", "-e", "-tt", "-i", "eth0", "arp or ip proto 112"]
+        self.process: Process = topology.popen("client", argv)
+        wait_until(lambda: "listening on" in self.process.stderr(), 10.0, what="tcpdump ready")
+
+    def frames(self) -> list[Frame]:
+        found = []
+        for line in self.process.stdout().splitlines():
+            match = FRAME.match(line)
+            if match:
+                found.append(Frame(float(match["time"]), match["src"], match["rest"]))
+        return found
+
+    def first_advert(self, source: str, since: float) -> float | None:
+        """When the first advert at a real priority from ``source`` reached the client."""
+        for frame in self.frames():
+            advert = ADVERT.search(frame.text)
+            if (
+                frame.time >= since
+                and advert
+                and advert["source"] == source
+                and advert["prio"] != "0"
+            ):
+                return frame.time
+        return None
+
+    def arp_replies(self, mac: str, start: float, end: float) -> int:
+        """ARP replies for the VIP from ``mac`` that reached the client in [start, end]."""
+        return sum(
+            1
+            for frame in self.frames()
+            if start <= frame.time <= end
+            and frame.source_mac == mac
+            and ARP_REPLY.search(frame.text)
+        )
+
+    def gratuitous(self, mac: str, after: float) -> int:
+        return sum(
+            1
+            for frame in self.frames()
+            if frame.time > after and frame.source_mac == mac and GRATUITOUS.search(frame.text)
+        )
+
+
+@dataclass
+class Window:
+    opened: float  # the new master's first advert at the client (wall clock)
+    closed: float  # the VIP seen gone from lb1 (wall clock)
+    resolved: list[str]  # the MAC the client resolved the VIP to, after each flush in the window
+
+    @property
+    def length_ms(self) -> float:
+        return (self.closed - self.opened) * 1000
+
+
+def holds_vip(topology: Topology, host: str) -> bool:
+    return any(a.address == VIP for a in topology.addresses(host))
+
+
+def client_mac_for_vip(topology: Topology) -> str | None:
+    for entry in topology.neighbours("client"):
+        if entry.address == VIP and entry.lladdr and "FAILED" not in entry.state:
+            return entry.lladdr
+    return None
+
+
+def resolve_through_the_window(topology: Topology, capture: Capture, since: float) -> Window:
+    """Wait for lb2's first advert, then flush and re-resolve the client's entry for the VIP
+    until lb1 has released it."""
+    wait_until(lambda: capture.first_advert("192.0.2.12", since), 5.0, what="lb2's first advert")
+    opened = capture.first_advert("192.0.2.12", since)
+    assert opened is not None
+    resolved: list[str] = []
+    for _ in range(MAX_RESOLUTIONS):
+        if not holds_vip(topology, "lb1"):
+            return Window(opened, time.time(), resolved)
+        topology.ip("client", "neigh", "flush", "to", VIP, "dev", "eth0")
+        wait_until(lambda: client_mac_for_vip(topology), 2.0, what="the client resolving the VIP")
+        mac = client_mac_for_vip(topology)
+        assert mac is not None
+        resolved.append(mac)
+    raise AssertionError(f"lb1 still held {VIP} after {MAX_RESOLUTIONS} resolutions")
+
+
+def maintenance_on(agent: Agent) -> subprocess.Popen[str]:
+    """`vipguard maintenance on` in the background (it answers once the handover is done)."""
+    argv = [sys.executable, "-m", "vipguard", "maintenance", "on", "--socket", str(agent.socket)]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def lost_after_start(report: ProbeReport) -> int:
+    return report.lost - report.leading_lost - report.trailing_lost
+
+
+@pytest.fixture
+def keepalived_backup(topology: Topology, netns_prerequisites: None) -> Iterator[Keepalived]:
+    binary = find_binary()
+    if binary is None:
+        message = "the keepalived backup needs keepalived: apt-get install -y keepalived"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    ka = Keepalived(topology, "lb2", VrrpInstance(priority=100), binary=binary)
+    yield ka
+    problems = ka.close()
+    if problems:
+        pytest.fail("keepalived teardown: " + "; ".join(problems), pytrace=False)
+
+
+@dataclass
+class Handover:
+    window: Window
+    report: ProbeReport
+    old_replies: int  # ARP replies from lb1 that reached the client in the window
+    final_mac: str | None
+    repeats: int  # gratuitous ARPs from lb2 after lb1's release
+    lb1_log: str
+
+    def figures(self) -> str:
+        return (
+            f"window={self.window.length_ms:.0f}ms resolutions={len(self.window.resolved)}"
+            f" old_master_replies={self.old_replies} lost={lost_after_start(self.report)}"
+            f" final={self.final_mac} repeats_after_release={self.repeats}"
+        )
+
+
+def hand_over(
+    topology: Topology, probe: Prober, lb1: Agent, wait_backup_master: Callable[[], object]
+) -> Handover:
+    """lb1 (master, already started) goes into maintenance while the client resolves the VIP
+    again and again in the window; what the client saw."""
+    probe.serve("lb1", "lb2")
+    run = probe.start(VIP, rate=RATE, seconds=20)
+    run.wait_for("lb1", answers=40)
+    capture = Capture(topology)
+    since = time.time()
+    command = maintenance_on(lb1)
+    try:
+        window = resolve_through_the_window(topology, capture, since)
+    finally:
+        try:
+            _out, err = command.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            command.kill()  # by its PID; the test fails below
+            _out, err = command.communicate(timeout=5)
+    assert command.returncode == 0, err
+    wait_backup_master()
+    run.wait_for("lb2", answers=int(RATE * 0.5), timeout=5.0)
+    report = run.stop()
+    lb1_mac, lb2_mac = topology.mac("lb1"), topology.mac("lb2")
+    return Handover(
+        window=window,
+        report=report,
+        old_replies=capture.arp_replies(lb1_mac, window.opened, window.closed),
+        final_mac=client_mac_for_vip(topology),
+        repeats=capture.gratuitous(lb2_mac, window.closed),
+        lb1_log=lb1.log(),
+    )
+
+
+def assert_clients_end_on_the_new_master(topology: Topology, seen: Handover) -> None:
+    lb2_mac = topology.mac("lb2")
+    print(f"MEASURED {seen.figures()}")
+    assert seen.window.resolved, f"no resolution inside the window: {seen.figures()}"
+    assert seen.old_replies == 0, seen.figures()
+    assert set(seen.window.resolved) == {lb2_mac}, seen.figures()
+    assert seen.final_mac == lb2_mac, seen.figures()
+    assert lost_after_start(seen.report) == 0, seen.report.summary()
+    assert "event=vip_answers_stopped" in seen.lb1_log
+    assert "neighbour_suppression" not in seen.lb1_log
+
+
+def settled_with_vipguard_backup(
+    cluster: Cluster, lb1_wrapper: tuple[str, ...] = ()
+) -> tuple[Agent, Agent]:
+    lb1 = cluster.agent("lb1", [web(150)], wrapper=lb1_wrapper).start()
+    lb1.wait_state("master")
+    lb2 = cluster.start("lb2", [web(100)])
+    lb2.wait_state("backup")
+    lb2.wait_following("192.0.2.11")
+    return lb1, lb2
+
+
+def test_a_client_resolving_during_a_handover_to_vipguard_ends_on_the_new_master(
+    cluster: Cluster, topology: Topology, probe: Prober
+) -> None:
+    lb1, lb2 = settled_with_vipguard_backup(cluster)
+    seen = hand_over(topology, probe, lb1, lambda: lb2.wait_state("master", timeout=3))
+    assert_clients_end_on_the_new_master(topology, seen)
+    assert seen.repeats >= 1, seen.figures()  # lb2 announced again after lb1's release
+
+
+def test_a_client_resolving_during_a_handover_to_keepalived_ends_on_the_new_master(
+    cluster: Cluster, topology: Topology, probe: Prober, keepalived_backup: Keepalived
+) -> None:
+    lb1 = cluster.agent("lb1", [web(150, checksum="pseudo-header")]).start()
+    lb1.wait_state("master")
+    keepalived_backup.start()
+    keepalived_backup.wait_state("backup")
+    lb1.wait_state("master")
+    seen = hand_over(
+        topology, probe, lb1, lambda: keepalived_backup.wait_state("master", timeout=3)
+    )
+    assert_clients_end_on_the_new_master(topology, seen)
+
+
+def test_control_without_suppression_the_old_master_answers_in_the_window(
+    cluster: Cluster, topology: Topology, probe: Prober, tmp_path: Path
+) -> None:
+    """What the two tests above guard against: lb1 cannot load libnftables (a stand-in that is
+    no shared object), logs it, and hands over as before; the client then gets lb1's answers
+    in the window."""
+    broken = tmp_path / "nolib"
+    broken.mkdir()
+    (broken / "libnftables.so.1").write_text("not a shared object\n")
+    lb1, lb2 = settled_with_vipguard_backup(cluster, ("env", f"LD_LIBRARY_PATH={broken}"))
+    assert "event=neighbour_suppression_unavailable" in lb1.log()
+    seen = hand_over(topology, probe, lb1, lambda: lb2.wait_state("master", timeout=3))
+    print(f"MEASURED control {seen.figures()}")
+    assert seen.window.resolved, seen.figures()
+    assert seen.old_replies >= 1, seen.figures()
+    assert "vip_answers_stopped" not in seen.lb1_log
+    assert seen.repeats >= 1, seen.figures()  # and lb2's repeat still corrects such clients
