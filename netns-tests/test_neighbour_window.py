@@ -32,31 +32,69 @@ from netns import Process, Topology, wait_until
 from probe import Prober, ProbeReport
 
 pytestmark = pytest.mark.netns_timeout(60)
-VIP = "192.0.2.100"
 RATE = 200.0
 MAX_RESOLUTIONS = 200  # a bound for the loop; the window ends it long before
 FRAME = re.compile(
     r"^(?P<time>\d+\.\d+) (?P<src>[0-9a-f:]{17}) > (?P<dst>[0-9a-f:]{17}), (?P<rest>.*)$"
 )
-ADVERT = re.compile(
-    r"(?P<source>\S+) > 224\.0\.0\.18: VRRPv\d, Advertisement, vrid \d+, prio (?P<prio>\d+)"
+ALL_NODES_MAC = "33:33:00:00:00:01"
+
+
+@dataclass(frozen=True)
+class Family:
+    """What differs between IPv4 (ARP) and IPv6 (ND) in these tests, as tcpdump prints it."""
+
+    vip: str
+    prefix: int
+    capture: str  # tcpdump filter: neighbour discovery and VRRP
+    group: str  # where adverts go
+    answer: str  # how an answer naming the VIP prints (solicited or not)
+
+    @property
+    def vip_cidr(self) -> str:
+        return f"{self.vip}/{self.prefix}"
+
+    def is_answer(self, frame: Frame) -> bool:
+        return bool(re.search(self.answer, frame.text))
+
+    def is_reply(self, frame: Frame) -> bool:
+        """An answer to the client's own request: to its MAC, not to everyone."""
+        return self.is_answer(frame) and frame.dest_mac not in ("ff:ff:ff:ff:ff:ff", ALL_NODES_MAC)
+
+    def is_announcement(self, frame: Frame) -> bool:
+        return self.is_answer(frame) and not self.is_reply(frame)
+
+
+IPV4 = Family(
+    "192.0.2.100",
+    24,
+    "arp or ip proto 112",
+    "224.0.0.18",
+    r"Reply 192\.0\.2\.100 is-at |Request who-has 192\.0\.2\.100 (\(\S+\) )?tell 192\.0\.2\.100\b",
 )
-ARP_REPLY = re.compile(rf"Reply {re.escape(VIP)} is-at (?P<mac>[0-9a-f:]{{17}})")
-GRATUITOUS = re.compile(rf"Request who-has {re.escape(VIP)} (\(\S+\) )?tell {re.escape(VIP)}\b")
+IPV6 = Family(
+    "2001:db8::100",
+    64,
+    "icmp6 or ip6 proto 112",
+    "ff02::12",
+    r"neighbor advertisement, tgt is 2001:db8::100,",
+)
 
 
 @dataclass(frozen=True)
 class Frame:
     time: float  # wall clock, as tcpdump stamps it
     source_mac: str
+    dest_mac: str
     text: str
 
 
 class Capture:
-    """tcpdump on the client's eth0: ARP and VRRP frames with their MACs, line by line."""
+    """tcpdump on the client's eth0: neighbour discovery and VRRP frames with their MACs."""
 
-    def __init__(self, topology: Topology) -> None:
-        argv = ["tcpdump", "-l", "-n", "-e", "-tt", "-i", "eth0", "arp or ip proto 112"]
+    def __init__(self, topology: Topology, family: Family) -> None:
+        argv = ["tcpdump", "-l", "-n", "-e", "-tt", "-i", "eth0", family.capture]
+        self.family = family
         self.process: Process = topology.popen("client", argv)
         wait_until(lambda: "listening on" in self.process.stderr(), 10.0, what="tcpdump ready")
 
@@ -65,13 +103,17 @@ class Capture:
         for line in self.process.stdout().splitlines():
             match = FRAME.match(line)
             if match:
-                found.append(Frame(float(match["time"]), match["src"], match["rest"]))
+                found.append(Frame(float(match["time"]), match["src"], match["dst"], match["rest"]))
         return found
 
     def first_advert(self, source: str, since: float) -> float | None:
         """When the first advert at a real priority from ``source`` reached the client."""
+        group = re.escape(self.family.group)
+        pattern = (
+            rf"(?P<source>\S+) > {group}: VRRPv\d, Advertisement, vrid \d+, prio (?P<prio>\d+)"
+        )
         for frame in self.frames():
-            advert = ADVERT.search(frame.text)
+            advert = re.search(pattern, frame.text)
             if (
                 frame.time >= since
                 and advert
@@ -81,21 +123,22 @@ class Capture:
                 return frame.time
         return None
 
-    def arp_replies(self, mac: str, start: float, end: float) -> int:
-        """ARP replies for the VIP from ``mac`` that reached the client in [start, end]."""
+    def replies(self, mac: str, start: float, end: float) -> int:
+        """ARP replies / NAs for the VIP from ``mac`` to the client in [start, end]."""
         return sum(
             1
             for frame in self.frames()
             if start <= frame.time <= end
             and frame.source_mac == mac
-            and ARP_REPLY.search(frame.text)
+            and self.family.is_reply(frame)
         )
 
-    def gratuitous(self, mac: str, after: float) -> int:
+    def announcements(self, mac: str, after: float) -> int:
+        """Gratuitous ARPs / unsolicited NAs for the VIP from ``mac`` after ``after``."""
         return sum(
             1
             for frame in self.frames()
-            if frame.time > after and frame.source_mac == mac and GRATUITOUS.search(frame.text)
+            if frame.time > after and frame.source_mac == mac and self.family.is_announcement(frame)
         )
 
 
@@ -110,33 +153,40 @@ class Window:
         return (self.closed - self.opened) * 1000
 
 
-def holds_vip(topology: Topology, host: str) -> bool:
-    return any(a.address == VIP for a in topology.addresses(host))
+def holds_vip(topology: Topology, host: str, vip: str) -> bool:
+    return any(a.address == vip for a in topology.addresses(host))
 
 
-def client_mac_for_vip(topology: Topology) -> str | None:
+def client_mac_for(topology: Topology, vip: str) -> str | None:
     for entry in topology.neighbours("client"):
-        if entry.address == VIP and entry.lladdr and "FAILED" not in entry.state:
+        if entry.address == vip and entry.lladdr and "FAILED" not in entry.state:
             return entry.lladdr
     return None
+
+
+def advert_source(topology: Topology, host: str, family: Family) -> str:
+    if family is IPV4:
+        return topology.host(host).ipv4
+    return next(a.address for a in topology.addresses(host) if a.scope == "link")
 
 
 def resolve_through_the_window(topology: Topology, capture: Capture, since: float) -> Window:
     """Wait for lb2's first advert, then flush and re-resolve the client's entry for the VIP
     until lb1 has released it."""
-    wait_until(lambda: capture.first_advert("192.0.2.12", since), 5.0, what="lb2's first advert")
-    opened = capture.first_advert("192.0.2.12", since)
+    vip, lb2 = capture.family.vip, advert_source(topology, "lb2", capture.family)
+    wait_until(lambda: capture.first_advert(lb2, since), 5.0, what="lb2's first advert")
+    opened = capture.first_advert(lb2, since)
     assert opened is not None
     resolved: list[str] = []
     for _ in range(MAX_RESOLUTIONS):
-        if not holds_vip(topology, "lb1"):
+        if not holds_vip(topology, "lb1", vip):
             return Window(opened, time.time(), resolved)
-        topology.ip("client", "neigh", "flush", "to", VIP, "dev", "eth0")
-        wait_until(lambda: client_mac_for_vip(topology), 2.0, what="the client resolving the VIP")
-        mac = client_mac_for_vip(topology)
+        topology.ip("client", "neigh", "flush", "to", vip, "dev", "eth0")
+        wait_until(lambda: client_mac_for(topology, vip), 2.0, what="the client resolving it")
+        mac = client_mac_for(topology, vip)
         assert mac is not None
         resolved.append(mac)
-    raise AssertionError(f"lb1 still held {VIP} after {MAX_RESOLUTIONS} resolutions")
+    raise AssertionError(f"lb1 still held {vip} after {MAX_RESOLUTIONS} resolutions")
 
 
 def maintenance_on(agent: Agent) -> subprocess.Popen[str]:
@@ -182,14 +232,18 @@ class Handover:
 
 
 def hand_over(
-    topology: Topology, probe: Prober, lb1: Agent, wait_backup_master: Callable[[], object]
+    topology: Topology,
+    probe: Prober,
+    lb1: Agent,
+    wait_backup_master: Callable[[], object],
+    family: Family = IPV4,
 ) -> Handover:
     """lb1 (master, already started) goes into maintenance while the client resolves the VIP
     again and again in the window; what the client saw."""
     probe.serve("lb1", "lb2")
-    run = probe.start(VIP, rate=RATE, seconds=20)
+    run = probe.start(family.vip, rate=RATE, seconds=20)
     run.wait_for("lb1", answers=40)
-    capture = Capture(topology)
+    capture = Capture(topology, family)
     since = time.time()
     command = maintenance_on(lb1)
     try:
@@ -208,9 +262,9 @@ def hand_over(
     return Handover(
         window=window,
         report=report,
-        old_replies=capture.arp_replies(lb1_mac, window.opened, window.closed),
-        final_mac=client_mac_for_vip(topology),
-        repeats=capture.gratuitous(lb2_mac, window.closed),
+        old_replies=capture.replies(lb1_mac, window.opened, window.closed),
+        final_mac=client_mac_for(topology, family.vip),
+        repeats=capture.announcements(lb2_mac, window.closed),
         lb1_log=lb1.log(),
     )
 
@@ -228,21 +282,23 @@ def assert_clients_end_on_the_new_master(topology: Topology, seen: Handover) -> 
 
 
 def settled_with_vipguard_backup(
-    cluster: Cluster, lb1_wrapper: tuple[str, ...] = ()
+    cluster: Cluster, family: Family = IPV4, lb1_wrapper: tuple[str, ...] = ()
 ) -> tuple[Agent, Agent]:
-    lb1 = cluster.agent("lb1", [web(150)], wrapper=lb1_wrapper).start()
+    vips = [family.vip_cidr]
+    lb1 = cluster.agent("lb1", [web(150, vips=vips)], wrapper=lb1_wrapper).start()
     lb1.wait_state("master")
-    lb2 = cluster.start("lb2", [web(100)])
+    lb2 = cluster.start("lb2", [web(100, vips=vips)])
     lb2.wait_state("backup")
-    lb2.wait_following("192.0.2.11")
+    lb2.wait_following(advert_source(cluster.topology, "lb1", family))
     return lb1, lb2
 
 
+@pytest.mark.parametrize("family", [IPV4, IPV6], ids=["ipv4", "ipv6"])
 def test_a_client_resolving_during_a_handover_to_vipguard_ends_on_the_new_master(
-    cluster: Cluster, topology: Topology, probe: Prober
+    cluster: Cluster, topology: Topology, probe: Prober, family: Family
 ) -> None:
-    lb1, lb2 = settled_with_vipguard_backup(cluster)
-    seen = hand_over(topology, probe, lb1, lambda: lb2.wait_state("master", timeout=3))
+    lb1, lb2 = settled_with_vipguard_backup(cluster, family)
+    seen = hand_over(topology, probe, lb1, lambda: lb2.wait_state("master", timeout=3), family)
     assert_clients_end_on_the_new_master(topology, seen)
     assert seen.repeats >= 1, seen.figures()  # lb2 announced again after lb1's release
 
@@ -270,7 +326,9 @@ def test_control_without_suppression_the_old_master_answers_in_the_window(
     broken = tmp_path / "nolib"
     broken.mkdir()
     (broken / "libnftables.so.1").write_text("not a shared object\n")
-    lb1, lb2 = settled_with_vipguard_backup(cluster, ("env", f"LD_LIBRARY_PATH={broken}"))
+    lb1, lb2 = settled_with_vipguard_backup(
+        cluster, lb1_wrapper=("env", f"LD_LIBRARY_PATH={broken}")
+    )
     assert "event=neighbour_suppression_unavailable" in lb1.log()
     seen = hand_over(topology, probe, lb1, lambda: lb2.wait_state("master", timeout=3))
     print(f"MEASURED control {seen.figures()}")
