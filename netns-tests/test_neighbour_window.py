@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -189,10 +190,39 @@ def resolve_through_the_window(topology: Topology, capture: Capture, since: floa
     raise AssertionError(f"lb1 still held {vip} after {MAX_RESOLUTIONS} resolutions")
 
 
-def maintenance_on(agent: Agent) -> subprocess.Popen[str]:
-    """`vipguard maintenance on` in the background (it answers once the handover is done)."""
+Finish = Callable[[], None]
+
+
+def maintenance_on(agent: Agent) -> Finish:
+    """`vipguard maintenance on` in the background; the returned call waits until it has
+    answered (once the handover is done)."""
     argv = [sys.executable, "-m", "vipguard", "maintenance", "on", "--socket", str(agent.socket)]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finished() -> None:
+        try:
+            _out, err = command.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            command.kill()  # by its PID; the test fails below
+            _out, err = command.communicate(timeout=5)
+        assert command.returncode == 0, err
+
+    return finished
+
+
+def graceful_stop(agent: Agent) -> Finish:
+    """SIGTERM (`systemctl stop`); the returned call waits for a clean exit."""
+    assert agent.process
+    process = agent.process
+    process.signal(signal.SIGTERM)
+
+    def finished() -> None:
+        assert process.wait(10) == 0, agent.log()[-2000:]
+
+    return finished
+
+
+TRIGGERS = [pytest.param(maintenance_on, id="maintenance"), pytest.param(graceful_stop, id="stop")]
 
 
 def lost_after_start(report: ProbeReport) -> int:
@@ -237,24 +267,20 @@ def hand_over(
     lb1: Agent,
     wait_backup_master: Callable[[], object],
     family: Family = IPV4,
+    trigger: Callable[[Agent], Finish] = maintenance_on,
 ) -> Handover:
-    """lb1 (master, already started) goes into maintenance while the client resolves the VIP
+    """lb1 (master, already started) hands over (``trigger``) while the client resolves the VIP
     again and again in the window; what the client saw."""
     probe.serve("lb1", "lb2")
     run = probe.start(family.vip, rate=RATE, seconds=20)
     run.wait_for("lb1", answers=40)
     capture = Capture(topology, family)
     since = time.time()
-    command = maintenance_on(lb1)
+    finished = trigger(lb1)
     try:
         window = resolve_through_the_window(topology, capture, since)
     finally:
-        try:
-            _out, err = command.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            command.kill()  # by its PID; the test fails below
-            _out, err = command.communicate(timeout=5)
-    assert command.returncode == 0, err
+        finished()
     wait_backup_master()
     run.wait_for("lb2", answers=int(RATE * 0.5), timeout=5.0)
     report = run.stop()
@@ -293,18 +319,36 @@ def settled_with_vipguard_backup(
     return lb1, lb2
 
 
-@pytest.mark.parametrize("family", [IPV4, IPV6], ids=["ipv4", "ipv6"])
+@pytest.mark.parametrize(
+    ("family", "trigger"),
+    [
+        pytest.param(IPV4, maintenance_on, id="ipv4-maintenance"),
+        pytest.param(IPV6, maintenance_on, id="ipv6-maintenance"),
+        pytest.param(IPV4, graceful_stop, id="ipv4-stop"),
+    ],
+)
 def test_a_client_resolving_during_a_handover_to_vipguard_ends_on_the_new_master(
-    cluster: Cluster, topology: Topology, probe: Prober, family: Family
+    cluster: Cluster,
+    topology: Topology,
+    probe: Prober,
+    family: Family,
+    trigger: Callable[[Agent], Finish],
 ) -> None:
     lb1, lb2 = settled_with_vipguard_backup(cluster, family)
-    seen = hand_over(topology, probe, lb1, lambda: lb2.wait_state("master", timeout=3), family)
+    seen = hand_over(
+        topology, probe, lb1, lambda: lb2.wait_state("master", timeout=3), family, trigger
+    )
     assert_clients_end_on_the_new_master(topology, seen)
     assert seen.repeats >= 1, seen.figures()  # lb2 announced again after lb1's release
 
 
+@pytest.mark.parametrize("trigger", TRIGGERS)
 def test_a_client_resolving_during_a_handover_to_keepalived_ends_on_the_new_master(
-    cluster: Cluster, topology: Topology, probe: Prober, keepalived_backup: Keepalived
+    cluster: Cluster,
+    topology: Topology,
+    probe: Prober,
+    keepalived_backup: Keepalived,
+    trigger: Callable[[Agent], Finish],
 ) -> None:
     lb1 = cluster.agent("lb1", [web(150, checksum="pseudo-header")]).start()
     lb1.wait_state("master")
@@ -312,7 +356,11 @@ def test_a_client_resolving_during_a_handover_to_keepalived_ends_on_the_new_mast
     keepalived_backup.wait_state("backup")
     lb1.wait_state("master")
     seen = hand_over(
-        topology, probe, lb1, lambda: keepalived_backup.wait_state("master", timeout=3)
+        topology,
+        probe,
+        lb1,
+        lambda: keepalived_backup.wait_state("master", timeout=3),
+        trigger=trigger,
     )
     assert_clients_end_on_the_new_master(topology, seen)
 
