@@ -324,6 +324,15 @@ def kinds_of(link: Link, name: str, since: float) -> list[tuple[float, str]]:
     ]
 
 
+def in_the_window() -> Link:
+    """A hands over for maintenance; b has taken over, a still holds the VIPs (silent)."""
+    link = pair()
+    link.maintenance("a", True)
+    link.run_until(link.clock.now + link.routers["b"].skew_time + HANDOVER_GRACE / 2)
+    assert link.events("a", StopAnswering) and not link.events("a", UnbindVips)
+    return link
+
+
 def test_the_old_master_stops_answering_at_the_peers_first_advert_and_resumes_after_release() -> (
     None
 ):
@@ -370,12 +379,7 @@ def test_a_stop_that_no_peer_took_over_never_falls_silent() -> None:
 
 
 def test_maintenance_off_after_the_peer_took_over_answers_again_before_announcing() -> None:
-    link = pair()
-    start = link.clock.now
-    link.maintenance("a", True)
-    took_over = start + link.routers["b"].skew_time
-    link.run_until(took_over + HANDOVER_GRACE / 2)  # b took over; a still holds the VIPs
-    assert first(link, "a", StopAnswering, start) == pytest.approx(took_over)
+    link = in_the_window()
     back = link.clock.now
     link.maintenance("a", False)
     kinds = [kind for _, kind in kinds_of(link, "a", back)]
@@ -384,10 +388,7 @@ def test_maintenance_off_after_the_peer_took_over_answers_again_before_announcin
 
 
 def test_a_fault_while_silent_releases_then_answers_again() -> None:
-    link = pair()
-    start = link.clock.now
-    link.maintenance("a", True)
-    link.run_until(start + link.routers["b"].skew_time + HANDOVER_GRACE / 2)
+    link = in_the_window()
     faulted = link.clock.now
     link.track("a", "link", fault=True)
     assert state(link, "a") is State.FAULT
@@ -395,10 +396,7 @@ def test_a_fault_while_silent_releases_then_answers_again() -> None:
 
 
 def test_a_reload_while_silent_keeps_new_vips_silent_and_frees_removed_ones() -> None:
-    link = pair()
-    start = link.clock.now
-    link.maintenance("a", True)
-    link.run_until(start + link.routers["b"].skew_time + HANDOVER_GRACE / 2)
+    link = in_the_window()
     router = link.routers["a"]
     old, extra = router.config.vips[0], ip_interface("192.0.2.101/24")
     effects = router.reconfigure(replace(router.config, vips=(extra,)), link.clock.instant())
@@ -433,14 +431,10 @@ def test_a_master_that_took_over_from_a_dead_one_announces_once() -> None:
 
 
 def test_a_new_master_that_steps_down_before_the_repeat_does_not_announce() -> None:
-    link = pair()
-    start = link.clock.now
-    link.maintenance("a", True)
-    took_over = start + link.routers["b"].skew_time
-    link.run_until(took_over + HANDOVER_GRACE / 2)
+    link = in_the_window()
     link.track("b", "link", fault=True)
-    link.run_until(start + 3.0)
-    assert [kind for _, kind in kinds_of(link, "b", start)] == [
+    link.run_until(link.clock.now + 3.0)
+    assert [kind for _, kind in kinds_of(link, "b", 0.0)] == [  # b was backup until it took over
         "BindVips",
         "Announce",
         "UnbindVips",
