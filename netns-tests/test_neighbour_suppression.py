@@ -178,3 +178,26 @@ def test_the_agent_clears_a_crashed_predecessors_tables_at_start_and_its_own_at_
     assert lb1.stop() == 0
     assert f"arp {TABLE}" not in tables(topology, "lb1")
     assert f"ip6 {TABLE}" not in tables(topology, "lb1")
+
+
+def test_a_firewall_reload_that_flushed_everything_is_repaired_by_the_next_change(
+    topology: Topology,
+) -> None:
+    """`systemctl reload nftables` runs `flush ruleset`: our tables go too. The next change puts
+    them back with what is silenced then, instead of failing on a table that is gone."""
+    script = """
+from ipaddress import ip_address
+import subprocess
+from vipguard.io.nftables import NeighbourSuppression, Nftables
+suppression = NeighbourSuppression(Nftables())
+suppression.reset()
+suppression.silence(ip_address("192.0.2.100"))
+subprocess.run(["nft", "flush", "ruleset"], check=True)
+suppression.silence(ip_address("192.0.2.101"))
+suppression.restore(ip_address("192.0.2.101"))
+print("done")
+"""
+    done = topology.ns_exec("lb1", [sys.executable, "-c", script], check=False)
+    assert done.returncode == 0 and "done" in done.stdout, done.stderr[-3000:]
+    assert set_elements(topology, "lb1", "arp") == ["192.0.2.100"]
+    assert f"ip6 {TABLE}" in tables(topology, "lb1")

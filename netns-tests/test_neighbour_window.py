@@ -252,11 +252,19 @@ class Handover:
     final_mac: str | None
     repeats: int  # gratuitous ARPs from lb2 after lb1's release
     lb1_log: str
+    wall_offset: float  # time.time() - time.monotonic(): probes carry monotonic times
+
+    def lost_ms(self) -> list[int]:
+        """When lost probes were sent, in ms from the window's opening (negative: before)."""
+        lost = [p for p in self.report.probes if p.replied is None]
+        opened = self.window.opened - self.wall_offset
+        return [round((p.sent - opened) * 1000) for p in lost]
 
     def figures(self) -> str:
         return (
             f"window={self.window.length_ms:.0f}ms resolutions={len(self.window.resolved)}"
             f" old_master_replies={self.old_replies} lost={lost_after_start(self.report)}"
+            f" lost_at_ms={self.lost_ms()}"
             f" final={self.final_mac} repeats_after_release={self.repeats}"
         )
 
@@ -276,6 +284,7 @@ def hand_over(
     run.wait_for("lb1", answers=40)
     capture = Capture(topology, family)
     since = time.time()
+    offset = since - time.monotonic()
     finished = trigger(lb1)
     try:
         window = resolve_through_the_window(topology, capture, since)
@@ -292,6 +301,7 @@ def hand_over(
         final_mac=client_mac_for(topology, family.vip),
         repeats=capture.announcements(lb2_mac, window.closed),
         lb1_log=lb1.log(),
+        wall_offset=offset,
     )
 
 

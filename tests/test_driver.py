@@ -72,8 +72,8 @@ class FakeAnnouncer:
 
 
 class FakeSuppression:
-    def __init__(self, journal: Journal, fail: bool = False) -> None:
-        self.journal, self.fail = journal, fail
+    def __init__(self, journal: Journal, fail: bool = False, fail_restores: int = 0) -> None:
+        self.journal, self.fail, self.fail_restores = journal, fail, fail_restores
 
     def silence(self, address: IPAddress) -> None:
         if self.fail:
@@ -81,6 +81,9 @@ class FakeSuppression:
         self.journal.entries.append(("silence", str(address)))
 
     def restore(self, address: IPAddress) -> None:
+        if self.fail_restores:
+            self.fail_restores -= 1
+            raise NftablesError("Error: Could not process rule: No buffer space available")
         self.journal.entries.append(("answer", str(address)))
 
 
@@ -452,3 +455,24 @@ def test_a_suppression_that_fails_is_logged_and_the_handover_goes_on(
     logs.LOGGER.propagate = True
     with caplog.at_level(logging.INFO, logger="vipguard"):
         asyncio.run(scenario())
+
+
+def test_answering_again_is_retried_until_it_works(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(driver_module, "UNBIND_RETRY_AFTER", 0.02)
+
+    async def scenario() -> None:
+        suppression = FakeSuppression(journal, fail_restores=2)
+        driver = make_driver(journal, priority=255, interval_cs=100, suppression=suppression)
+        driver.start(link_up=True)
+        await journaled(journal, "announce")
+        driver.set_maintenance(True)
+        driver.on_packet(advert(100))  # the peer took over
+        await journaled(journal, "unbind")
+        await journaled(journal, "answer")  # a VIP must never stay unanswered here
+        assert suppression.fail_restores == 0
+        assert journal.kinds().count("answer") == 1
+        await driver.stop()
+
+    asyncio.run(scenario())

@@ -366,6 +366,8 @@ class RouterDriver:
                 await asyncio.to_thread(change, vip.ip)
             except NftablesError as error:
                 self._warn("neighbour_suppression_failed", vip=vip, error=str(error))
+                if answer:  # never leave a VIP unanswered: a later master could not be found
+                    self._later(UNBIND_RETRY_AFTER, self._retry_answering, vips)
                 return
         event = "vip_answers_resumed" if answer else "vip_answers_stopped"
         logs.event(event, instance=self.name, vips=",".join(map(str, vips)))
@@ -408,6 +410,11 @@ class RouterDriver:
                 self.bound.add(vip)  # a VIP left on a non-master is a second owner: keep trying
                 self._later(UNBIND_RETRY_AFTER, self._retry_unbind, vip)
         logs.event("vips_released", instance=self.name, vips=",".join(map(str, vips)))
+
+    def _retry_answering(self, vips: tuple[IPInterface, ...]) -> None:
+        handover = self.router.handover
+        if handover is None or handover.peer is None:  # not silent again meanwhile
+            self._queue.put_nowait(ResumeAnswering(vips))
 
     def _later(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
         handle = asyncio.get_running_loop().call_later(delay, callback, *args)

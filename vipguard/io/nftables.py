@@ -10,7 +10,8 @@ its own, ``arp vipguard_handover`` and ``ip6 vipguard_handover``, whose output c
 this host would send about a silenced VIP: ARP replies and requests naming it as the sender,
 neighbour advertisements for it as the target, and neighbour solicitations from it (each would
 teach a client our MAC for it). Packets *to* the VIP are untouched. The tables are created at
-start (after deleting any a crashed predecessor left behind) and deleted at stop.
+start (after deleting any a crashed predecessor left behind), rebuilt on every change and
+deleted at stop.
 
 No ``nft`` process, no shell: one netlink transaction per change through ``libnftables.so.1``
 (Debian package libnftables1, which nftables depends on), with its error text kept for the log.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Callable
 from ipaddress import IPv6Address
 
 from ..proto.addresses import IPAddress
@@ -29,26 +31,22 @@ LIBRARY = "libnftables.so.1"
 TABLE = "vipguard_handover"
 _DROP = "counter drop"
 
-_ARP_TABLE = f"""table arp {TABLE} {{
-    set vips {{ type ipv4_addr; }}
-    chain output {{
-        type filter hook output priority 0; policy accept;
-        arp saddr ip @vips {_DROP} comment "ARP naming a VIP handed over as its sender"
-    }}
-}}
-"""
 # nftables 1.0.6 (Debian 12) has no selector for the ND target: it is the 16 bytes after the
 # ICMPv6 type, code, checksum and flags (8 bytes), so it is matched raw. The source address of a
 # solicitation (offset 8 in the IPv6 header) is matched the same way, so one set serves both.
-_IP6_TABLE = f"""table ip6 {TABLE} {{
-    set vips {{ typeof @th,64,128; }}
-    chain output {{
-        type filter hook output priority 0; policy accept;
-        icmpv6 type nd-neighbor-advert @th,64,128 @vips {_DROP} comment "NA for a VIP handed over"
-        icmpv6 type nd-neighbor-solicit @nh,64,128 @vips {_DROP} comment "NS from a VIP handed over"
-    }}
-}}
-"""
+_RULES: dict[str, tuple[str, tuple[str, ...]]] = {  # family: (set key, output rules)
+    "arp": (
+        "type ipv4_addr",
+        ('arp saddr ip @vips counter drop comment "ARP naming a VIP handed over as its sender"',),
+    ),
+    "ip6": (
+        "typeof @th,64,128",
+        (
+            'icmpv6 type nd-neighbor-advert @th,64,128 @vips counter drop comment "NA for a VIP"',
+            'icmpv6 type nd-neighbor-solicit @nh,64,128 @vips counter drop comment "NS from a VIP"',
+        ),
+    ),
+}
 
 
 class NftablesError(RuntimeError):
@@ -107,44 +105,63 @@ def _element(address: IPAddress) -> tuple[str, str]:
 
 
 class NeighbourSuppression:
-    """Which VIPs this host currently keeps quiet about (see the module docstring)."""
+    """Which VIPs this host currently keeps quiet about (see the module docstring).
+
+    Every change rebuilds both tables from :attr:`silenced` in one transaction, so whatever
+    happened to them meanwhile (an operator's ``nft flush ruleset``, a firewall reload) the
+    kernel ends up with exactly what is wanted, and a change that failed is made good by the
+    next one."""
 
     def __init__(self, nft: Nftables) -> None:
         self._nft = nft
-        self.silenced: set[IPAddress] = set()
+        self.silenced: frozenset[IPAddress] = frozenset()
+        self._lock = threading.Lock()  # one change at a time: each rebuilds from the whole set
 
     def reset(self) -> None:
         """Delete the tables a crashed predecessor may have left (a VIP silenced for ever would
         never be reachable here again), and create fresh, empty ones."""
-        self._nft.run(_delete_tables() + _ARP_TABLE + _IP6_TABLE)
-        self.silenced.clear()
+        self._apply(lambda silenced: frozenset())
 
     def silence(self, address: IPAddress) -> None:
-        if address not in self.silenced:
-            self._nft.run(self._change("add", address))
-            self.silenced.add(address)
+        self._apply(lambda silenced: silenced | {address})
 
     def restore(self, address: IPAddress) -> None:
-        if address in self.silenced:
-            self._nft.run(self._change("delete", address))
-            self.silenced.discard(address)
+        self._apply(lambda silenced: silenced - {address})
 
     def close(self) -> None:
         """Delete the tables (nothing stays silenced after we stop) and free the context."""
         try:
-            self._nft.run(_delete_tables())
+            with self._lock:
+                self.silenced = frozenset()
+                self._nft.run(_delete_tables())
         finally:
-            self.silenced.clear()
             self._nft.close()
 
-    @staticmethod
-    def _change(verb: str, address: IPAddress) -> str:
-        family, element = _element(address)
-        return f"{verb} element {family} {TABLE} vips {{ {element} }}\n"
+    def _apply(self, change: Callable[[frozenset[IPAddress]], frozenset[IPAddress]]) -> None:
+        with self._lock:
+            self.silenced = change(self.silenced)  # wanted even if this attempt fails
+            self._nft.run(_delete_tables() + _tables(self.silenced))
+
+
+def _tables(silenced: frozenset[IPAddress]) -> str:
+    text = ""
+    for family, (key, rules) in _RULES.items():
+        elements = sorted(element for kind, element in map(_element, silenced) if kind == family)
+        listed = f" elements = {{ {', '.join(elements)} }};" if elements else ""
+        text += (
+            f"table {family} {TABLE} {{\n"
+            f"    set vips {{ {key};{listed} }}\n"
+            "    chain output {\n"
+            "        type filter hook output priority 0; policy accept;\n"
+            + "".join(f"        {rule}\n" for rule in rules)
+            + "    }\n"
+            "}\n"
+        )
+    return text
 
 
 def _delete_tables() -> str:
     # Declaring a table first makes deleting it succeed whether or not it exists.
     return "".join(
-        f"table {family} {TABLE} {{}}\ndelete table {family} {TABLE}\n" for family in ("arp", "ip6")
+        f"table {family} {TABLE} {{}}\ndelete table {family} {TABLE}\n" for family in _RULES
     )
