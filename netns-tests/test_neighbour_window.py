@@ -272,9 +272,13 @@ class Handover:
             f"window={self.window.length_ms:.0f}ms resolutions={len(self.window.resolved)}"
             f" resolved_to={dict(Counter(self.window.resolved))}"
             f" old_master_replies={self.old_replies} lost={lost_after_start(self.report)}"
-            f" lost_at_ms={self.lost_ms()}"
+            f" lost_sent_ms={_span(self.lost_ms())}"
             f" final={self.final_mac} repeats_after_release={self.repeats}"
         )
+
+
+def _span(values: list[int]) -> str:
+    return f"{values[0]}..{values[-1]}" if values else "-"
 
 
 def hand_over(
