@@ -14,6 +14,7 @@ import pytest
 from vipguard.agent import driver as driver_module
 from vipguard.agent import logs
 from vipguard.agent.driver import AnnouncePolicy, Egress, RouterDriver
+from vipguard.io.nftables import NftablesError
 from vipguard.proto.addresses import IPAddress, IPInterface
 from vipguard.proto.packet import Advertisement, ReceivedPacket, encode
 from vipguard.proto.router import HANDOVER_GRACE, RouterConfig, VirtualRouter
@@ -22,6 +23,7 @@ from vipguard.proto.timers import Instant
 VIP = IPv4Interface("192.0.2.100/24")
 SOURCE = IPv4Address("192.0.2.11")
 GROUP = IPv4Address("224.0.0.18")
+QUICK_ANNOUNCE = AnnouncePolicy(count=2, interval=0.001)
 
 
 class Journal:
@@ -69,6 +71,22 @@ class FakeAnnouncer:
         self.journal.entries.append(("announce", str(address)))
 
 
+class FakeSuppression:
+    def __init__(self, journal: Journal, fail: bool = False, fail_restores: int = 0) -> None:
+        self.journal, self.fail, self.fail_restores = journal, fail, fail_restores
+
+    def silence(self, address: IPAddress) -> None:
+        if self.fail:
+            raise NftablesError("Error: Could not process rule: Operation not permitted")
+        self.journal.entries.append(("silence", str(address)))
+
+    def restore(self, address: IPAddress) -> None:
+        if self.fail_restores:
+            self.fail_restores -= 1
+            raise NftablesError("Error: Could not process rule: No buffer space available")
+        self.journal.entries.append(("answer", str(address)))
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -79,7 +97,13 @@ class FakeClock:
 
 
 def make_driver(
-    journal: Journal, *, priority: int, fail_adds: int = 0, interval_cs: int = 5
+    journal: Journal,
+    *,
+    priority: int,
+    fail_adds: int = 0,
+    interval_cs: int = 5,
+    suppression: FakeSuppression | None = None,
+    announce: AnnouncePolicy = QUICK_ANNOUNCE,
 ) -> RouterDriver:
     config = RouterConfig(
         vrid=51, priority=priority, vips=(VIP,), source=SOURCE, interval_cs=interval_cs
@@ -92,7 +116,8 @@ def make_driver(
         netlink=FakeNetlink(journal, fail_adds),  # type: ignore[arg-type]
         clock=FakeClock(),  # type: ignore[arg-type]
         labels={VIP: "eth0:web"},
-        announce=AnnouncePolicy(count=2, interval=0.001),
+        announce=announce,
+        suppression=suppression,  # type: ignore[arg-type]
     )
 
 
@@ -375,3 +400,113 @@ def test_debug_lines_only_at_debug(journal: Journal, tmp_path: Any) -> None:
     detail = [line for line in lines if "event=state_detail" in line and "state=master" in line]
     assert detail and "master_down_interval_ms=" in detail[0], lines
     assert "next_timer_ms=" in detail[0] and "bound=192.0.2.100/24" in detail[0], lines
+async def journaled(journal: Journal, kind: str, timeout: float = 1.0) -> None:
+    """Wait (bounded) until the fakes were asked to do ``kind``: the worker, not an input of the
+    core, does it, so ``wait_until`` would not see it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while kind not in journal.kinds():
+        assert loop.time() < deadline, f"no {kind} within {timeout}s: {journal.entries}"
+        await asyncio.sleep(0.001)
+
+
+def handing_over(journal: Journal, driver: RouterDriver) -> Any:
+    """Start ``driver`` as the owner, then stop it with a handover; the stop task, once its
+    priority-0 advert is out."""
+
+    async def begin() -> asyncio.Task[None]:
+        driver.start(link_up=True)
+        await journaled(journal, "announce")  # bound and announced (announcing may go on)
+        journal.entries.clear()
+        stopping = asyncio.create_task(driver.stop())
+        await driver.wait_until(lambda: bool(journal.entries), 1.0)
+        return stopping
+
+    return begin()
+
+
+def test_the_old_master_falls_silent_when_the_peer_takes_over_and_answers_after_release(
+    journal: Journal,
+) -> None:
+    async def scenario() -> None:
+        driver = make_driver(
+            journal, priority=255, interval_cs=100, suppression=FakeSuppression(journal)
+        )
+        stopping = await handing_over(journal, driver)
+        assert "silence" not in journal.kinds()  # nobody else answers yet
+        driver.on_packet(advert(100))
+        await journaled(journal, "silence")
+        assert driver.bound == {VIP}  # silent, but still accepting packets to the VIP
+        await stopping
+        tail = [entry for entry in journal.entries if entry[0] in ("silence", "unbind", "answer")]
+        assert tail == [
+            ("silence", "192.0.2.100"),
+            ("unbind", "192.0.2.100/24"),
+            ("answer", "192.0.2.100"),
+        ]
+
+    asyncio.run(scenario())
+
+
+def test_falling_silent_ends_the_periodic_announcements(journal: Journal) -> None:
+    async def scenario() -> None:
+        refresh = AnnouncePolicy(count=1, interval=0.001, refresh=0.02)
+        driver = make_driver(
+            journal,
+            priority=255,
+            interval_cs=100,
+            suppression=FakeSuppression(journal),
+            announce=refresh,
+        )
+        stopping = await handing_over(journal, driver)
+        driver.on_packet(advert(100))
+        await journaled(journal, "silence")
+        await stopping
+        silent_at = journal.kinds().index("silence")
+        assert "announce" not in journal.kinds()[silent_at:]
+
+    asyncio.run(scenario())
+
+
+def test_a_suppression_that_fails_is_logged_and_the_handover_goes_on(
+    journal: Journal, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        suppression = FakeSuppression(journal, fail=True)
+        driver = make_driver(journal, priority=255, interval_cs=100, suppression=suppression)
+        stopping = await handing_over(journal, driver)
+        loop = asyncio.get_running_loop()
+        heard = loop.time()
+        driver.on_packet(advert(100))
+        await stopping
+        assert HANDOVER_GRACE <= loop.time() - heard < HANDOVER_GRACE + 0.1
+        assert driver.bound == set() and "unbind" in journal.kinds()
+        failed = [r for r in caplog.records if r.getMessage() == "neighbour_suppression_failed"]
+        # At least the silencing's failure (answering again may fail and be logged as well).
+        assert failed and {r.levelno for r in failed} == {logging.WARNING}
+        assert "Operation not permitted" in failed[0].fields["error"]  # type: ignore[attr-defined]
+
+    logs.LOGGER.propagate = True
+    with caplog.at_level(logging.INFO, logger="vipguard"):
+        asyncio.run(scenario())
+
+
+def test_answering_again_is_retried_until_it_works(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(driver_module, "UNBIND_RETRY_AFTER", 0.02)
+
+    async def scenario() -> None:
+        suppression = FakeSuppression(journal, fail_restores=2)
+        driver = make_driver(journal, priority=255, interval_cs=100, suppression=suppression)
+        driver.start(link_up=True)
+        await journaled(journal, "announce")
+        driver.set_maintenance(True)
+        driver.on_packet(advert(100))  # the peer took over
+        await journaled(journal, "unbind")
+        await journaled(journal, "answer")  # a VIP must never stay unanswered here
+        assert suppression.fail_restores == 0
+        assert journal.kinds().count("answer") == 1
+        await driver.stop()
+
+    asyncio.run(scenario())

@@ -4,6 +4,9 @@ new one has bound and announced them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from ipaddress import ip_interface
+
 import pytest
 from routerkit import Link, make_config
 
@@ -11,12 +14,14 @@ from vipguard.proto.effects import (
     Announce,
     BindVips,
     Reason,
+    ResumeAnswering,
     State,
     StateChanged,
+    StopAnswering,
     Transmit,
     UnbindVips,
 )
-from vipguard.proto.router import HANDOVER_GRACE
+from vipguard.proto.router import HANDOVER_GRACE, REANNOUNCE_AFTER_HANDOVER
 
 A, B = "192.0.2.2", "192.0.2.3"
 
@@ -301,3 +306,136 @@ def test_a_stop_handover_can_be_bounded_below_master_down_interval() -> None:
     assert state(link, "a") is State.MASTER
     link.run_until(42.0)
     assert state(link, "a") is State.INITIALIZE
+
+
+# ---------------------------------------------------------------------- the neighbour window
+# Both routers hold the VIPs for HANDOVER_GRACE after the new master's first advert. A client
+# resolving the VIP then must learn the new master's MAC: the old one stops answering ARP/ND for
+# the VIPs (it still accepts packets to them), and the new one announces again once the old one
+# has released them, for clients that cached the old MAC before it fell silent.
+
+
+def kinds_of(link: Link, name: str, since: float) -> list[tuple[float, str]]:
+    watched = (StopAnswering, ResumeAnswering, BindVips, UnbindVips, Announce)
+    return [
+        (event.time, type(event.effect).__name__)
+        for event in link.log
+        if event.router == name and event.time >= since and isinstance(event.effect, watched)
+    ]
+
+
+def in_the_window() -> Link:
+    """A hands over for maintenance; b has taken over, a still holds the VIPs (silent)."""
+    link = pair()
+    link.maintenance("a", True)
+    link.run_until(link.clock.now + link.routers["b"].skew_time + HANDOVER_GRACE / 2)
+    assert link.events("a", StopAnswering) and not link.events("a", UnbindVips)
+    return link
+
+
+def test_the_old_master_stops_answering_at_the_peers_first_advert_and_resumes_after_release() -> (
+    None
+):
+    link = pair()
+    start = link.clock.now
+    link.maintenance("a", True)
+    link.run_until(start + 0.5)  # priority 0 sent; b is still waiting for Skew_Time
+    assert not link.events("a", StopAnswering)  # nobody else answers yet: keep answering
+    link.run_until(start + 2.0)
+    took_over = first(link, "b", StateChanged, start)
+    silent = first(link, "a", StopAnswering, start)
+    assert silent == pytest.approx(took_over)  # b's first advert is heard at once
+    assert [kind for _, kind in kinds_of(link, "a", start)] == [
+        "StopAnswering",
+        "UnbindVips",
+        "ResumeAnswering",  # only once the VIPs are gone: never answering for them meanwhile
+    ]
+    released = first(link, "a", UnbindVips, start)
+    assert released - silent == pytest.approx(HANDOVER_GRACE)
+    assert first(link, "a", ResumeAnswering, start) == released
+    effect = link.events("a", StopAnswering)[0].effect
+    assert effect == StopAnswering(link.routers["a"].config.vips)
+
+
+def test_a_graceful_stop_falls_silent_the_same_way() -> None:
+    link = pair(interval_cs=10)
+    start = link.clock.now
+    link.shutdown("a", handover=True)
+    link.run_until(start + 1.0)
+    assert state(link, "a") is State.INITIALIZE
+    assert [kind for _, kind in kinds_of(link, "a", start)] == [
+        "StopAnswering",
+        "UnbindVips",
+        "ResumeAnswering",
+    ]
+
+
+def test_a_stop_that_no_peer_took_over_never_falls_silent() -> None:
+    link = lone_master()
+    link.shutdown("a", handover=True)
+    link.run_until(10.0)
+    assert state(link, "a") is State.INITIALIZE
+    assert not link.events("a", StopAnswering) and not link.events("a", ResumeAnswering)
+
+
+def test_maintenance_off_after_the_peer_took_over_answers_again_before_announcing() -> None:
+    link = in_the_window()
+    back = link.clock.now
+    link.maintenance("a", False)
+    kinds = [kind for _, kind in kinds_of(link, "a", back)]
+    assert kinds[:2] == ["ResumeAnswering", "Announce"]  # then b steps down: a answers it again
+    assert set(kinds[2:]) <= {"Announce"}
+
+
+def test_a_fault_while_silent_releases_then_answers_again() -> None:
+    link = in_the_window()
+    faulted = link.clock.now
+    link.track("a", "link", fault=True)
+    assert state(link, "a") is State.FAULT
+    assert [kind for _, kind in kinds_of(link, "a", faulted)] == ["UnbindVips", "ResumeAnswering"]
+
+
+def test_a_reload_while_silent_keeps_new_vips_silent_and_frees_removed_ones() -> None:
+    link = in_the_window()
+    router = link.routers["a"]
+    old, extra = router.config.vips[0], ip_interface("192.0.2.101/24")
+    effects = router.reconfigure(replace(router.config, vips=(extra,)), link.clock.instant())
+    assert [e for e in effects if not isinstance(e, Transmit)] == [
+        UnbindVips((old,)),
+        ResumeAnswering((old,)),
+        BindVips((extra,), False),
+        StopAnswering((extra,)),
+    ]
+
+
+def test_the_new_master_announces_again_after_the_old_one_released() -> None:
+    link = pair()
+    start = link.clock.now
+    link.maintenance("a", True)
+    link.run_until(start + 3.0)
+    took_over = first(link, "b", StateChanged, start)
+    released = first(link, "a", UnbindVips, start)
+    announced = [at for at, kind in kinds_of(link, "b", start) if kind == "Announce"]
+    assert announced == [took_over, pytest.approx(took_over + REANNOUNCE_AFTER_HANDOVER)]
+    assert announced[1] > released  # the repeat reaches clients that cached the old MAC
+    assert REANNOUNCE_AFTER_HANDOVER > HANDOVER_GRACE
+
+
+def test_a_master_that_took_over_from_a_dead_one_announces_once() -> None:
+    link = pair()
+    start = link.clock.now
+    link.crash("a")
+    link.run_until(start + 6.0)
+    assert state(link, "b") is State.MASTER
+    assert [kind for _, kind in kinds_of(link, "b", start)] == ["BindVips", "Announce"]
+
+
+def test_a_new_master_that_steps_down_before_the_repeat_does_not_announce() -> None:
+    link = in_the_window()
+    link.track("b", "link", fault=True)
+    link.run_until(link.clock.now + 3.0)
+    assert [kind for _, kind in kinds_of(link, "b", 0.0)] == [  # b was backup until it took over
+        "BindVips",
+        "Announce",
+        "UnbindVips",
+    ]

@@ -17,11 +17,12 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 from ..io.announce import Announcer
 from ..io.clock import SteadyWallClock
 from ..io.netlink import Netlink
+from ..io.nftables import NeighbourSuppression, NftablesError
 from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, IPInterface
 from ..proto.effects import (
@@ -30,8 +31,10 @@ from ..proto.effects import (
     Effect,
     Reason,
     Rejected,
+    ResumeAnswering,
     State,
     StateChanged,
+    StopAnswering,
     Transmit,
     UnbindVips,
 )
@@ -104,10 +107,12 @@ class RouterDriver:
         on_failure: Callable[[BaseException], None] = lambda error: None,
         on_input: Callable[[RouterDriver], None] = lambda driver: None,
         on_transition: Callable[[RouterDriver, StateChanged], None] = lambda driver, change: None,
+        suppression: NeighbourSuppression | None = None,
     ) -> None:
         self.name, self.router, self.egress = name, router, egress
         self._netlink, self._clock, self._labels = netlink, clock, labels
         self._announce_policy = announce
+        self._suppression = suppression  # None: unavailable on this host (logged at start)
         self._on_failure = on_failure
         self.on_input, self.on_transition = on_input, on_transition
         self._changes = Changes()
@@ -355,8 +360,35 @@ class RouterDriver:
             await self._unbind(effect.vips)
         elif isinstance(effect, Announce):
             self._start_announcing(effect)
+        elif isinstance(effect, StopAnswering):
+            self._stop_announcing()  # refreshes would tell clients our MAC all the same
+            await self._set_answering(effect.vips, answer=False)
+        elif isinstance(effect, ResumeAnswering):
+            await self._set_answering(effect.vips, answer=True)
         elif isinstance(effect, StateChanged):
             self._state_changed(effect)
+        elif isinstance(effect, Transmit | Rejected):
+            raise TypeError(f"{effect!r} is handled when fed, never queued")
+        else:
+            assert_never(effect)
+
+    async def _set_answering(self, vips: tuple[IPInterface, ...], *, answer: bool) -> None:
+        """Whether this host answers ARP / ND for ``vips``. If it cannot be kept from answering,
+        the handover goes on as before: a client resolving a VIP in the next moments may cache
+        our MAC, but the new master announces again once we have released it."""
+        if self._suppression is None:
+            return
+        change = self._suppression.restore if answer else self._suppression.silence
+        for vip in vips:
+            try:
+                await asyncio.to_thread(change, vip.ip)
+            except NftablesError as error:
+                self._warn("neighbour_suppression_failed", vip=vip, error=str(error))
+                if answer:  # never leave a VIP unanswered: a later master could not be found
+                    self._later(UNBIND_RETRY_AFTER, self._retry_answering, vips)
+                return
+        event = "vip_answers_resumed" if answer else "vip_answers_stopped"
+        logs.event(event, instance=self.name, vips=",".join(map(str, vips)))
 
     async def _bind(self, vips: tuple[IPInterface, ...]) -> None:
         if self.router.last_reason in TAKEOVER_REASONS and self.last_advert_heard is not None:
@@ -396,6 +428,11 @@ class RouterDriver:
                 self.bound.add(vip)  # a VIP left on a non-master is a second owner: keep trying
                 self._later(UNBIND_RETRY_AFTER, self._retry_unbind, vip)
         logs.event("vips_released", instance=self.name, vips=",".join(map(str, vips)))
+
+    def _retry_answering(self, vips: tuple[IPInterface, ...]) -> None:
+        handover = self.router.handover
+        if handover is None or handover.peer is None:  # not silent again meanwhile
+            self._queue.put_nowait(ResumeAnswering(vips))
 
     def _later(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
         handle = asyncio.get_running_loop().call_later(delay, callback, *args)

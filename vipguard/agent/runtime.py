@@ -30,6 +30,7 @@ from ..io.netlink import (
     LinkChange,
     Netlink,
 )
+from ..io.nftables import NeighbourSuppression
 from ..io.scheduling import keep_gc_off_the_protocol_path, make_realtime
 from ..io.systemd import Notifier
 from ..io.vrrp_socket import VrrpSocket
@@ -45,6 +46,7 @@ from .health import TrackerStatus
 from .hooks import HookRunner
 from .maintenance import Maintenance, MaintenanceStore, MaintenanceStoreError
 from .metrics import serve as serve_metrics
+from .neighbours import close_suppression, open_suppression
 from .sandbox import startup_problems
 from .sequences import SequenceStore
 from .status import describe, handover_view
@@ -92,6 +94,7 @@ class Agent:
         self.notifier = Notifier()
         self.ports: dict[str, Port] = {}
         self.vmacs = VirtualMacs(self.netlink)
+        self.suppression: NeighbourSuppression | None = None  # set up with the interfaces
         self.drivers: list[RouterDriver] = []
         # Each receiving socket and the drivers it feeds, by VRID.
         self._listeners: dict[VrrpSocket, dict[int, RouterDriver]] = {}
@@ -270,6 +273,7 @@ class Agent:
                 sock.close()
             port.announcer.close()
         await self.vmacs.remove_all()
+        close_suppression(self.suppression)
         loop.remove_reader(self._watcher.fileno())
         self._watcher.close()
         self.netlink.close()
@@ -298,6 +302,7 @@ class Agent:
             await self._source(plan, self.ports[plan.instance.interface].link) for plan in plans
         ]
         await self._remove_stale_vips(plans)
+        self.suppression = open_suppression()  # also lifts what a crashed predecessor left
         for plan, source in zip(plans, sources, strict=True):
             await self._add_driver(plan, source)
         await self._configure_fitness(self.config)
@@ -371,6 +376,7 @@ class Agent:
             announce=_announce_policy(plan),
             on_failure=self.fail,
             on_transition=self._transition_observed,
+            suppression=self.suppression,
         )
         if instance.name in self.in_maintenance.names:
             driver.set_maintenance(True)  # before start: it starts in Maintenance

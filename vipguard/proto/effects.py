@@ -63,6 +63,22 @@ class Announce:
 
 
 @dataclass(frozen=True, slots=True)
+class StopAnswering:
+    """Stop answering ARP requests and neighbour solicitations for the VIPs, and stop naming
+    them as the sender of our own, while they stay bound (packets to them are still accepted):
+    another router has taken them over, and a client resolving them now must learn its MAC."""
+
+    vips: tuple[IPInterface, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeAnswering:
+    """Answer ARP / ND for the VIPs again (they were released, or are served again)."""
+
+    vips: tuple[IPInterface, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StateChanged:
     old: State
     new: State
@@ -75,4 +91,13 @@ class Rejected:
     source: IPAddress
 
 
-Effect = Transmit | BindVips | UnbindVips | Announce | StateChanged | Rejected
+Effect = (
+    Transmit
+    | BindVips
+    | UnbindVips
+    | Announce
+    | StopAnswering
+    | ResumeAnswering
+    | StateChanged
+    | Rejected
+)

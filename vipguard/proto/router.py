@@ -45,8 +45,10 @@ from .effects import (
     Effect,
     Reason,
     Rejected,
+    ResumeAnswering,
     State,
     StateChanged,
+    StopAnswering,
     UnbindVips,
 )
 from .errors import ProtocolUsageError, RejectReason
@@ -165,6 +167,12 @@ HANDOVER_GRACE = 0.25
 leaves before the new master has bound and announced the VIPs (milliseconds, more on a loaded
 host), so the old one serves a little longer, whatever the advert interval."""
 
+REANNOUNCE_AFTER_HANDOVER = HANDOVER_GRACE + 0.05
+"""When a master that took over from one handing over announces its VIPs again, after its first
+advert: the old master releases them HANDOVER_GRACE after hearing that advert (plus its own
+netlink work), and a client that cached the old master's MAC meanwhile (an old master that does
+not fall silent, or could not) is told the new one's before its neighbour entry expires."""
+
 
 @dataclass(slots=True)
 class MasterSeen:
@@ -199,6 +207,7 @@ class VirtualRouter:
         self._preempt_hold_until: float | None = None
         self._answered_lower_at: float | None = None
         self._reannounce = False
+        self._reannounce_at: float | None = None  # took over from a handover: announce again
         self.maintenance = False
         self.handover: Handover | None = None
         self._held = False
@@ -238,7 +247,8 @@ class VirtualRouter:
     def next_deadline(self) -> float | None:
         handover = self.handover
         pending = (handover.release_at, handover.give_up_at) if handover else ()
-        deadlines = [d for d in (self._timer.deadline, *pending) if d is not None]
+        timers = (self._timer.deadline, self._reannounce_at, *pending)
+        deadlines = [d for d in timers if d is not None]
         return min(deadlines, default=None)
 
     # ------------------------------------------------------------------ inputs
@@ -284,7 +294,10 @@ class VirtualRouter:
         handover = self.handover
         if handover is not None and handover.reason is Reason.MAINTENANCE:
             self.handover = None  # still master: advertise the real priority again, and
-            return self._advertise(now, announce=handover.peer is not None)  # win clients back
+            if handover.peer is None:
+                return self._advertise(now)
+            answer = ResumeAnswering(self.config.vips)  # win clients back
+            return [answer, *self._advertise(now, announce=True)]
         if self.state is State.MAINTENANCE:
             return self._transition(self._rejoin_reason(), now)
         return []
@@ -346,9 +359,12 @@ class VirtualRouter:
         removed = tuple(vip for vip in old.vips if vip not in self.config.vips)
         added = tuple(vip for vip in self.config.vips if vip not in old.vips)
         accept = self.config.accept or self.priority == OWNER_PRIORITY
-        effects: list[Effect] = [UnbindVips(removed)] if removed else []
+        silent = self.handover is not None and self.handover.peer is not None
+        effects: list[Effect] = []
+        if removed:
+            effects += [UnbindVips(removed), *([ResumeAnswering(removed)] if silent else [])]
         if added:
-            effects.append(BindVips(added, accept))
+            effects += [BindVips(added, accept), *([StopAnswering(added)] if silent else [])]
         effects += self._advertise(now)
         if added and self.handover is None:  # handing over: clients must stay with the peer
             effects.append(Announce(added))
@@ -379,14 +395,24 @@ class VirtualRouter:
         if handover and handover.give_up_at is not None and now.monotonic >= handover.give_up_at:
             self.handover = None  # no peer took over: serve on at our real priority
             return self._advertise(now)
+        effects = self._repeat_announcement(now)
         timer = self._timer
         if timer.deadline is None or now.monotonic < timer.deadline:
-            return []
+            return effects
         if timer.kind is _Timer.ADVERT:
-            effects = self._advertise(now, announce=self._reannounce)
+            effects += self._advertise(now, announce=self._reannounce)
             self._keep_advert_cadence(timer.deadline, now)
             return effects
-        return self._transition(self._down_reason, now)
+        return effects + self._transition(self._down_reason, now)
+
+    def _repeat_announcement(self, now: Instant) -> list[Effect]:
+        due = self._reannounce_at
+        if due is None or now.monotonic < due:
+            return []
+        self._reannounce_at = None
+        if self.handover is not None:  # handing over in turn: clients must stay with the peer
+            return []
+        return [Announce(self.config.vips)]
 
     def track(
         self, name: str, now: Instant, *, contribution: int = 0, fault: bool = False
@@ -472,7 +498,9 @@ class VirtualRouter:
         if handover.release_at is None or release < handover.release_at:
             handover.release_at = release
         self._timer = _Clock()  # no more adverts: the new master speaks for the VIPs now
-        return []
+        # Still bound, so the kernel would answer a client resolving the VIPs now with our MAC,
+        # cached by the client and dead once we release: from now on only the new master answers.
+        return [StopAnswering(self.config.vips)]
 
     def _answer_lower_master(self, now: Instant) -> list[Effect]:
         last = self._answered_lower_at
@@ -506,6 +534,7 @@ class VirtualRouter:
         self.handover = None
         self.state, self.state_since, self.last_reason = new, now.monotonic, reason
         self._timer = _Clock()
+        self._reannounce_at = None
         self.master = handed_to  # None, or the router that took over from us
         if new is State.MASTER:
             effects += self._enter_master(now)
@@ -517,6 +546,8 @@ class VirtualRouter:
     def _enter_master(self, now: Instant) -> list[Effect]:
         self._master_interval_cs = self.config.interval_cs
         self._preempt_hold_until = None
+        if self.last_reason is Reason.PRIORITY_ZERO_RECEIVED:  # the old master still holds them
+            self._reannounce_at = now.monotonic + REANNOUNCE_AFTER_HANDOVER
         vips = self.config.vips
         accept = self.config.accept or self.priority == OWNER_PRIORITY
         return [BindVips(vips, accept), *self._advertise(now, announce=True)]
@@ -527,7 +558,9 @@ class VirtualRouter:
         point at us and re-announces (see _answer_lower_master)."""
         release = UnbindVips(self.config.vips)
         if self.handover is not None and self.handover.peer is not None:
-            return [release]  # handed over: the new master is advertising already
+            # Handed over: the new master is advertising already. Answer again only once the
+            # VIPs are gone, so there is no moment in which we would answer for them.
+            return [release, ResumeAnswering(self.config.vips)]
         outranked = reason in (Reason.HIGHER_PRIORITY_ADVERT, Reason.EQUAL_PRIORITY_HIGHER_ADDRESS)
         advert = self.config.advertisement(self.priority if outranked else STOP_PRIORITY)
         return [*self.wire.transmit(advert, now.wall_ns), release]
