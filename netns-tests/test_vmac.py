@@ -1,0 +1,173 @@
+"""Virtual MACs on the real kernel: only the master ever sends a frame from 00:00:5e:00:01|02:VRID.
+
+A backup that speaks from the virtual MAC (an IGMP/MLD report when a querier asks, SLAAC from a
+router advertisement) makes the bridge move the MAC to the backup's port, and the VIP's traffic
+follows it there until the master's next frame. Each test captures every frame a node sends at
+its bridge port while a querier and a router advertiser run on the link, and probes both VIPs at
+200 Hz: no frame from a virtual MAC, no probe lost.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agents import Agent, Cluster, web
+from netns import Process, Topology, wait_until
+from probe import Prober, ProbeReport, ProbeRun
+from test_maintenance import lost_after_start, maintenance
+
+pytestmark = pytest.mark.netns_timeout(90)
+VIPS = {4: "192.0.2.100", 6: "2001:db8::100"}
+VIRTUAL_MACS = {"00:00:5e:00:01:33": "vrrp.51", "00:00:5e:00:02:33": "vrrp6.51"}
+RATE = 200.0
+QUERIER = str(Path(__file__).with_name("querier.py"))
+REPORTS = "igmp or icmpv6.type == 143 or icmpv6.type == 131"  # what a querier makes hosts send
+
+
+def vmac_web(priority: int) -> dict[str, Any]:
+    """One instance, both families, virtual MACs: routers web/ipv4 (vrrp.51), web/ipv6
+    (vrrp6.51)."""
+    return web(priority, vips=[f"{VIPS[4]}/24", f"{VIPS[6]}/64"], use_vmac=True)
+
+
+def wait_all(agent: Agent, state: str, timeout: float = 5.0) -> None:
+    for family in VIPS:
+        agent.wait_state(state, name=f"web/ipv{family}", timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Frame:
+    source: str
+    protocols: str
+    summary: str
+    report: bool  # an IGMP or MLD report
+
+
+class Capture:
+    """tcpdump on a host's bridge port (in the bridge namespace): every frame the host sends."""
+
+    def __init__(self, topology: Topology, host: str) -> None:
+        self.topology, self.host = topology, host
+        self.path = topology.workdir / f"{host}-{len(topology.processes):02d}.pcap"
+        port = topology.host(host).port
+        argv = ["tcpdump", "-i", port, "-Q", "in", "-nn", "-U", "-Z", "root", "-w", str(self.path)]
+        self.process: Process = topology.popen("bridge", argv)
+        wait_until(self._listening, 10, what=f"tcpdump on {port}")
+
+    def _listening(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"tcpdump exited: {self.process.stderr()}")
+        return "listening on" in self.process.stderr()
+
+    def stop(self) -> list[Frame]:
+        self.process.stop()
+        return [*self._frames(REPORTS, report=True), *self._frames(f"not ({REPORTS})")]
+
+    def _frames(self, display_filter: str, *, report: bool = False) -> list[Frame]:
+        fields = ["-e", "eth.src", "-e", "frame.protocols", "-e", "_ws.col.Info"]
+        done = subprocess.run(
+            ["tshark", "-r", str(self.path), "-Y", display_filter, "-T", "fields", *fields],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        rows = [line.split("\t") for line in done.stdout.splitlines() if line]
+        return [Frame(row[0].lower(), row[1], row[-1], report) for row in rows]
+
+
+def query_the_link(topology: Topology, seconds: float = 4.0) -> None:
+    """IGMP and MLD general queries and a router advertisement from the client, every 0.5 s."""
+    argv = [sys.executable, QUERIER, "eth0", "--interval", "0.5", "--seconds", str(seconds)]
+    querier = topology.popen("client", argv)
+    querier.wait_for_output("rounds", timeout=seconds + 30)  # scapy's import is slow
+
+
+def probe_both(probe: Prober, host: str) -> dict[int, ProbeRun]:
+    runs = {family: probe.start(vip, rate=RATE, seconds=60) for family, vip in VIPS.items()}
+    for run in runs.values():
+        run.wait_for(host, answers=40)
+    return runs
+
+
+def keep_probing(runs: dict[int, ProbeRun], host: str, answers: int = 40) -> None:
+    """Until ``host`` answered ``answers`` more probes of each run (reports answer a query within
+    its 100 ms maximum response time: 200 ms later every one of them was sent)."""
+    for run in runs.values():
+        run.wait_for(host, answers=run.count(host) + answers)
+
+
+def assert_silent(frames: list[Frame], host_mac: str, what: str) -> None:
+    spoken = [f for f in frames if f.source in VIRTUAL_MACS]
+    assert not spoken, f"{what} sent {len(spoken)} frames from a virtual MAC: " + "; ".join(
+        f"{f.source} {f.summary}" for f in spoken[:10]
+    )
+    # The capture saw the node answer the queries from its own MAC: it would have seen more.
+    assert any(f.report and f.source == host_mac for f in frames), frames[:10]
+
+
+def assert_lossless(reports: dict[int, ProbeReport], hosts: tuple[str, ...]) -> None:
+    for report in reports.values():
+        assert report.hosts == hosts, report.summary()
+        assert lost_after_start(report) == 0, report.summary()
+
+
+def test_a_virtual_mac_backup_never_speaks_from_the_virtual_mac(
+    cluster: Cluster, topology: Topology, probe: Prober
+) -> None:
+    lb1 = cluster.start("lb1", [vmac_web(150)])
+    wait_all(lb1, "master")
+    capture = Capture(topology, "lb2")  # from before lb2 starts: its start-up counts too
+    lb2 = cluster.start("lb2", [vmac_web(100)])
+    wait_all(lb2, "backup")
+    probe.serve("lb1", "lb2")
+    runs = probe_both(probe, "lb1")
+    query_the_link(topology)
+    keep_probing(runs, "lb1")
+    reports = {family: run.stop() for family, run in runs.items()}
+    frames = capture.stop()
+    assert_silent(frames, topology.mac("lb2"), "the backup")
+    assert_lossless(reports, ("lb1",))
+    for family in VIPS:
+        assert lb2.instance(f"web/ipv{family}")["counters"]["transitions"] == 1  # backup all along
+
+
+def test_a_virtual_mac_master_hands_over_without_loss_then_falls_silent(
+    cluster: Cluster, topology: Topology, probe: Prober
+) -> None:
+    lb1 = cluster.start("lb1", [vmac_web(150)])
+    wait_all(lb1, "master")
+    lb2 = cluster.start("lb2", [vmac_web(100)])
+    wait_all(lb2, "backup")
+    probe.serve("lb1", "lb2")
+    runs = probe_both(probe, "lb1")
+    maintenance(lb1, "on")  # answers once lb2 holds the VIPs and lb1 has released them
+    wait_all(lb2, "master", timeout=1)
+    capture = Capture(topology, "lb1")
+    query_the_link(topology)
+    keep_probing(runs, "lb2")
+    frames = capture.stop()
+    assert_silent(frames, topology.mac("lb1"), "the old master")
+    maintenance(lb1, "off")  # 150 > 100: lb1 preempts, its virtual MACs speak again
+    wait_all(lb1, "master", timeout=3)
+    keep_probing(runs, "lb1")
+    reports = {family: run.stop() for family, run in runs.items()}
+    assert_lossless(reports, ("lb1", "lb2", "lb1"))
+
+
+def test_use_vmac_without_proc_sys_names_the_drop_in_and_leaves_no_macvlan(
+    cluster: Cluster, topology: Topology
+) -> None:
+    # What the unit's ProcSubset=pid does: a /proc with the processes only, no /proc/sys.
+    only_pids = 'mount -t proc -o subset=pid proc /proc && exec "$0" "$@"'
+    wrapper = ["unshare", "--mount", "--pid", "--fork", "sh", "-c", only_pids]
+    agent = cluster.agent("lb1", [vmac_web(150)], wrapper=wrapper)
+    log = agent.refused()
+    assert "ProtectKernelTunables=no and ProcSubset=all for use_vmac" in log, log[-2000:]
+    links = topology.ip("lb1", "-o", "link", "show")
+    assert not [name for name in VIRTUAL_MACS.values() if f" {name}@" in links], links
