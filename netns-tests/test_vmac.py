@@ -155,9 +155,12 @@ def test_a_virtual_mac_master_hands_over_without_loss_then_falls_silent(
     assert_silent(frames, topology.mac("lb1"), "the old master")
     maintenance(lb1, "off")  # 150 > 100: lb1 preempts, its virtual MACs speak again
     wait_all(lb1, "master", timeout=3)
+    wait_all(lb2, "backup", timeout=1)  # lb1's adverts, from the virtual MAC, reach its macvlan
     keep_probing(runs, "lb1")
     reports = {family: run.stop() for family, run in runs.items()}
     assert_lossless(reports, ("lb1", "lb2", "lb1"))
+    for family in VIPS:  # its own macvlan going down was no link failure: never in fault
+        assert lb2.instance(f"web/ipv{family}")["counters"]["transitions"] == 3, family
 
 
 def test_use_vmac_without_proc_sys_names_the_drop_in_and_leaves_no_macvlan(

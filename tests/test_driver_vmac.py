@@ -4,6 +4,7 @@ holding it speaks from it (the kernel side is in netns-tests/test_vmac.py)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from ipaddress import IPv4Address
 
 import pytest
@@ -21,6 +22,7 @@ from test_driver import (
 
 from vipguard.agent.driver import AnnouncePolicy, Egress, RouterDriver
 from vipguard.proto.addresses import IPAddress
+from vipguard.proto.effects import State
 from vipguard.proto.router import RouterConfig, VirtualRouter
 
 VMAC_INDEX = 7
@@ -80,6 +82,15 @@ def vmac_driver(
     return driver, macvlan, parent
 
 
+async def run_to_master(driver: RouterDriver, before: Callable[[], bool] = lambda: True) -> None:
+    """Start ``driver`` (no peer: it becomes master) and wait until its effects ran;
+    ``before`` must hold right after the start."""
+    driver.start(link_up=True)
+    assert before()
+    await driver.wait_until(lambda: driver.router.state is State.MASTER, 1.0)
+    await settle(driver)
+
+
 def test_a_new_master_binds_raises_the_macvlan_then_speaks_from_it(journal: Journal) -> None:
     async def scenario() -> None:
         driver, _, _ = vmac_driver(journal, priority=255)
@@ -107,9 +118,7 @@ def test_an_outranked_master_goes_silent_and_its_last_advert_leaves_from_the_par
 ) -> None:
     async def scenario() -> None:
         driver, _, _ = vmac_driver(journal, priority=254)
-        driver.start(link_up=True)
-        await driver.wait_until(lambda: driver.router.state.value == "master", 1.0)
-        await settle(driver)
+        await run_to_master(driver)
         journal.entries.clear()
         driver.on_packet(advert(255))
         await settle(driver)
@@ -128,13 +137,14 @@ def test_multicast_adverts_are_read_on_the_macvlan_while_it_is_up_on_the_parent_
 ) -> None:
     async def scenario() -> None:
         driver, macvlan, parent = vmac_driver(journal, priority=100)
-        driver.start(link_up=True)
-        assert driver.hears(parent) and not driver.hears(macvlan)  # type: ignore[arg-type]
-        await driver.wait_until(lambda: driver.router.state.value == "master", 1.0)
-        await settle(driver)
+
+        def reads_the_parent() -> bool:
+            return driver.hears(parent) and not driver.hears(macvlan)  # type: ignore[arg-type]
+
+        await run_to_master(driver, before=reads_the_parent)
         assert driver.hears(macvlan) and not driver.hears(parent)  # type: ignore[arg-type]
         await driver.stop()
-        assert driver.hears(parent) and not driver.hears(macvlan)  # type: ignore[arg-type]
+        assert reads_the_parent()
         unicast, _, parent = vmac_driver(journal, priority=100, peers=(IPv4Address("192.0.2.12"),))
         assert unicast.hears(parent)  # type: ignore[arg-type]
 
