@@ -9,6 +9,8 @@ its bridge port while a querier and a router advertiser run on the link, and pro
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agents import Agent, Cluster, web
+from agents import Agent, Cluster, skew_ms, web
+from keepalived import Keepalived, VrrpInstance, find_binary
 from netns import Process, Topology, wait_until
 from probe import Prober, ProbeReport, ProbeRun
 from test_maintenance import lost_after_start, maintenance
@@ -27,12 +30,33 @@ VIRTUAL_MACS = {"00:00:5e:00:01:33": "vrrp.51", "00:00:5e:00:02:33": "vrrp6.51"}
 RATE = 200.0
 QUERIER = str(Path(__file__).with_name("querier.py"))
 REPORTS = "igmp or icmpv6.type == 143 or icmpv6.type == 131"  # what a querier makes hosts send
+MARGIN_MS = 150  # scheduling, probe rate and announcement on a loaded 2-core machine
+
+
+@pytest.fixture
+def tools(netns_prerequisites: None) -> None:
+    """tcpdump and tshark capture and decode (keepalived for the interop test): skipped without
+    them, except under CI=true where that fails."""
+    wanted = {"tcpdump": "tcpdump", "tshark": "tshark"}
+    missing = [package for tool, package in wanted.items() if not shutil.which(tool)]
+    if missing:
+        message = f"virtual-MAC tests need: apt-get install -y {' '.join(missing)}"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
 
 
 def vmac_web(priority: int) -> dict[str, Any]:
     """One instance, both families, virtual MACs: routers web/ipv4 (vrrp.51), web/ipv6
     (vrrp6.51)."""
     return web(priority, vips=[f"{VIPS[4]}/24", f"{VIPS[6]}/64"], use_vmac=True)
+
+
+def kernel_defaults(topology: Topology) -> None:
+    """IPv6 addresses removed at link down, as outside these tests (the topology keeps them)."""
+    for host in ("lb1", "lb2"):
+        for scope in ("all", "default"):
+            topology.sysctl(host, f"net.ipv6.conf.{scope}.keep_addr_on_down", 0)
 
 
 def wait_all(agent: Agent, state: str, timeout: float = 5.0) -> None:
@@ -118,7 +142,7 @@ def assert_lossless(reports: dict[int, ProbeReport], hosts: tuple[str, ...]) -> 
 
 
 def test_a_virtual_mac_backup_never_speaks_from_the_virtual_mac(
-    cluster: Cluster, topology: Topology, probe: Prober
+    cluster: Cluster, topology: Topology, probe: Prober, tools: None
 ) -> None:
     lb1 = cluster.start("lb1", [vmac_web(150)])
     wait_all(lb1, "master")
@@ -138,8 +162,9 @@ def test_a_virtual_mac_backup_never_speaks_from_the_virtual_mac(
 
 
 def test_a_virtual_mac_master_hands_over_without_loss_then_falls_silent(
-    cluster: Cluster, topology: Topology, probe: Prober
+    cluster: Cluster, topology: Topology, probe: Prober, tools: None
 ) -> None:
+    kernel_defaults(topology)
     lb1 = cluster.start("lb1", [vmac_web(150)])
     wait_all(lb1, "master")
     lb2 = cluster.start("lb2", [vmac_web(100)])
@@ -161,6 +186,7 @@ def test_a_virtual_mac_master_hands_over_without_loss_then_falls_silent(
     assert_lossless(reports, ("lb1", "lb2", "lb1"))
     for family in VIPS:  # its own macvlan going down was no link failure: never in fault
         assert lb2.instance(f"web/ipv{family}")["counters"]["transitions"] == 3, family
+    assert "vip_removed_externally" not in lb1.log() + lb2.log()  # our own release, not that
 
 
 def test_use_vmac_without_proc_sys_names_the_drop_in_and_leaves_no_macvlan(
@@ -174,3 +200,40 @@ def test_use_vmac_without_proc_sys_names_the_drop_in_and_leaves_no_macvlan(
     assert "ProtectKernelTunables=no and ProcSubset=all for use_vmac" in log, log[-2000:]
     links = topology.ip("lb1", "-o", "link", "show")
     assert not [name for name in VIRTUAL_MACS.values() if f" {name}@" in links], links
+
+
+def test_a_virtual_mac_backup_of_keepalived_stays_silent_then_takes_over(
+    cluster: Cluster, topology: Topology, probe: Prober, tools: None
+) -> None:
+    """keepalived (use_vmac) is master: its adverts come from the virtual MAC, and the vipguard
+    backup hears them on the parent, its own macvlan being down."""
+    binary = find_binary()
+    if binary is None:
+        message = "the keepalived interop test needs: apt-get install -y keepalived"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    peer = Keepalived(topology, "lb1", VrrpInstance(150, options=("use_vmac",)), binary)
+    try:
+        peer.start()
+        peer.wait_state("master")
+        capture = Capture(topology, "lb2")
+        lb2 = cluster.start("lb2", [web(100, use_vmac=True, checksum="pseudo-header")])
+        lb2.wait_following("192.0.2.11")
+        probe.serve("lb1", "lb2")
+        run = probe.start(VIPS[4], rate=RATE, seconds=60)
+        run.wait_for("lb1", answers=40)
+        query_the_link(topology)
+        keep_probing({4: run}, "lb1")
+        assert_silent(capture.stop(), topology.mac("lb2"), "the backup")
+        peer.stop()  # priority 0, VIP removed at once: lb2 takes over after its Skew_Time
+        lb2.wait_state("master", timeout=2)
+        run.wait_for("lb2", answers=40)
+        report = run.stop()
+        assert report.hosts == ("lb1", "lb2"), report.summary()
+        assert report.gap * 1000 <= skew_ms(100) + MARGIN_MS, report.summary()
+        assert lost_after_start(report) <= report.gap * RATE, report.summary()  # that gap only
+        assert lb2.instance("web")["counters"]["rejected"] == {}
+    finally:
+        problems = peer.close()
+    assert not problems, problems
