@@ -231,8 +231,10 @@ def test_a_virtual_mac_backup_of_keepalived_stays_silent_then_takes_over(
         run.wait_for("lb2", answers=40)
         report = run.stop()
         assert report.hosts == ("lb1", "lb2"), report.summary()
-        assert report.gap * 1000 <= skew_ms(100) + MARGIN_MS, report.summary()
-        assert lost_after_start(report) <= report.gap * RATE, report.summary()  # that gap only
+        # Lost probes, not the longest gap: a busy machine can stall the client for a while
+        # (scapy loading next to it), which loses nothing.
+        outage_ms = lost_after_start(report) * 1000 / RATE
+        assert outage_ms <= skew_ms(100) + MARGIN_MS, report.summary()
         assert lb2.instance("web")["counters"]["rejected"] == {}
     finally:
         problems = peer.close()
