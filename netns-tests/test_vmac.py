@@ -157,6 +157,9 @@ def test_a_virtual_mac_backup_never_speaks_from_the_virtual_mac(
     frames = capture.stop()
     assert_silent(frames, topology.mac("lb2"), "the backup")
     assert_lossless(reports, ("lb1",))
+    for family, ifname in zip(VIPS, VIRTUAL_MACS.values(), strict=True):  # the RAs built nothing
+        held = {a.address for a in topology.addresses("lb1", ifname)}
+        assert held == {VIPS[family]}, (ifname, held)  # no SLAAC, no link-local address
     for family in VIPS:
         assert lb2.instance(f"web/ipv{family}")["counters"]["transitions"] == 1  # backup all along
 
