@@ -9,6 +9,7 @@ its bridge port while a querier and a router advertiser run on the link, and pro
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -242,3 +243,36 @@ def test_a_virtual_mac_backup_of_keepalived_stays_silent_then_takes_over(
     finally:
         problems = peer.close()
     assert not problems, problems
+
+
+def keeps_hearing(agent: Agent, adverts: int = 5) -> None:
+    heard = agent.instance("web")["counters"]["adverts_in"]
+    wait_until(
+        lambda: agent.instance("web")["counters"]["adverts_in"] >= heard + adverts,
+        2,
+        what=f"{adverts} more adverts heard by {agent.host}",
+    )
+
+
+def test_a_reload_in_and_out_of_use_vmac_keeps_the_backup_following(
+    cluster: Cluster, topology: Topology
+) -> None:
+    """Replacing a router moves it between the parent's socket and a macvlan's: it must keep
+    hearing the master on the way in and on the way back (the parent's reader is shared)."""
+    lb1 = cluster.start("lb1", [web(150)])
+    lb1.wait_state("master")
+    lb2 = cluster.start("lb2", [web(100)])
+    lb2.wait_following("192.0.2.11")
+    for use_vmac in (True, False):
+        lb2.rewrite([web(100, use_vmac=use_vmac)])
+        status, output = lb2.reload()
+        assert status == 0, output
+        lb2.wait_following("192.0.2.11")
+        keeps_hearing(lb2)  # a master-down interval later, as a backup
+        assert lb2.state() == "backup" and lb1.state() == "master"
+        link = json.loads(topology.ip("lb2", "-j", "link", "show"))
+        macvlans = {
+            entry["ifname"]: entry["flags"] for entry in link if entry["ifname"] == "vrrp.51"
+        }
+        assert list(macvlans) == (["vrrp.51"] if use_vmac else []), macvlans
+        assert "UP" not in macvlans.get("vrrp.51", []), macvlans  # down on a backup
