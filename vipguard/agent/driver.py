@@ -439,7 +439,20 @@ class RouterDriver:
             self._vmac_up = True
 
     async def _link_call(self, what: str, up: bool) -> bool:
-        return await self._netlink_call(what, None, self._netlink.set_up, self.egress.vip_index, up)
+        try:
+            async with asyncio.timeout(NETLINK_TIMEOUT):
+                await self._netlink.set_up(self.egress.vip_index, up)
+        except Exception as error:
+            interface = self.egress.vmac
+            logs.event(
+                f"{what}_failed",
+                logging.ERROR,
+                instance=self.name,
+                interface=interface,
+                error=repr(error),
+            )
+            return False
+        return True
 
     def _later(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
         handle = asyncio.get_running_loop().call_later(delay, callback, *args)
@@ -450,14 +463,9 @@ class RouterDriver:
             self._queue.put_nowait(UnbindVips((vip,)))
 
     async def _netlink_call(
-        self,
-        what: str,
-        vip: IPInterface | None,
-        call: Callable[..., Awaitable[object]],
-        *args: Any,
+        self, what: str, vip: IPInterface, call: Callable[..., Awaitable[bool]], *args: Any
     ) -> bool:
-        """``call`` with a timeout, retried briefly; False (and logged) if it never succeeded.
-        ``vip`` is what it was for (None: the virtual-MAC macvlan)."""
+        """``call`` with a timeout, retried briefly; False (and logged) if it never succeeded."""
         failure: BaseException | None = None
         for delay in NETLINK_RETRY_DELAYS:
             await asyncio.sleep(delay)
@@ -467,9 +475,8 @@ class RouterDriver:
                 return True
             except Exception as error:
                 failure = error
-        subject = {"vip": vip} if vip is not None else {"interface": self.egress.vmac}
         logs.event(
-            f"{what}_failed", logging.ERROR, instance=self.name, error=repr(failure), **subject
+            f"{what}_failed", logging.ERROR, instance=self.name, vip=vip, error=repr(failure)
         )
         return False
 
