@@ -83,7 +83,8 @@ class AnnouncePolicy:
 @dataclass(frozen=True, slots=True)
 class Egress:
     """Where one router's VIPs live and where its adverts and announcements leave from: the
-    configured interface, or its virtual-MAC macvlan."""
+    configured interface, or its virtual-MAC macvlan (up only while master; ``parent_sender``,
+    the configured interface's socket, sends what must leave while it is down)."""
 
     interface: str
     interface_index: int
@@ -91,6 +92,7 @@ class Egress:
     sender: VrrpSocket
     announcer: Announcer
     vmac: str | None = None
+    parent_sender: VrrpSocket | None = None
 
 
 class RouterDriver:
@@ -128,6 +130,17 @@ class RouterDriver:
         self._worker: asyncio.Task[None] | None = None
         self._handles: list[asyncio.TimerHandle] = []
         self._warnings = logs.RateLimiter(WARNING_PERIOD)
+        self._vmac_up = False  # the virtual-MAC macvlan (created down), if there is one
+
+    def hears(self, sock: VrrpSocket) -> bool:
+        """Whether an advert read from ``sock`` is for this router now. A virtual-MAC router
+        listens for multicast adverts on its macvlan and on the parent: while the macvlan is up
+        it gets a copy of every one the parent gets, plus alone those sent from its virtual MAC;
+        while it is down only the parent gets them. Reading one side keeps each advert from
+        counting twice (a replay, with authentication)."""
+        if self.egress.vmac is None or self.router.config.peers:  # unicast: the parent only
+            return True
+        return (sock is self.egress.sender) == self._vmac_up
 
     @property
     def family(self) -> int:
@@ -273,12 +286,20 @@ class RouterDriver:
         for effect in effects:
             if isinstance(effect, Rejected):
                 self._rejected(effect)
-            elif isinstance(effect, Transmit):
+            elif isinstance(effect, Transmit) and not self._advert_waits_for_vmac():
                 self._transmit(effect)  # adverts never wait behind netlink work
             else:
                 self._queue.put_nowait(effect)
         self._changes.notify()
         self._observe(self.on_input, self)
+
+    def _advert_waits_for_vmac(self) -> bool:
+        """A new master's adverts wait until its VIPs are bound and its macvlan is up: from
+        the virtual MAC, an advert draws the clients' traffic here, and it tells the old master
+        to let go, which must not happen before we can answer."""
+        return (
+            self.egress.vmac is not None and not self._vmac_up and self.router.state is State.MASTER
+        )
 
     def _observe(self, observer: Callable[..., None], *args: Any) -> None:
         """Observers must never break the protocol: a failure is logged (once per period,
@@ -322,8 +343,16 @@ class RouterDriver:
     # ------------------------------------------------------------------ effects
 
     def _transmit(self, effect: Transmit) -> None:
+        # Only a master holding the virtual MAC speaks from it: the last advert of an outranked
+        # or stopping one leaves from the parent (from the virtual MAC, it would pull the
+        # clients back to a node that is letting go).
+        sender = self.egress.sender
+        if self.egress.parent_sender is not None and not (
+            self._vmac_up and self.router.state is State.MASTER
+        ):
+            sender = self.egress.parent_sender
         try:
-            self.egress.sender.send(effect.payload, self.router.config.source, effect.destination)
+            sender.send(effect.payload, self.router.config.source, effect.destination)
             self.counters.adverts_out += 1
         except OSError as error:
             self.counters.send_errors += 1
@@ -367,7 +396,10 @@ class RouterDriver:
             await self._set_answering(effect.vips, answer=True)
         elif isinstance(effect, StateChanged):
             self._state_changed(effect)
-        elif isinstance(effect, Transmit | Rejected):
+        elif isinstance(effect, Transmit):  # a first advert that waited for the macvlan
+            if self.router.state is State.MASTER:  # stale once we left
+                self._transmit(effect)
+        elif isinstance(effect, Rejected):
             raise TypeError(f"{effect!r} is handled when fed, never queued")
         else:
             assert_never(effect)
@@ -402,6 +434,9 @@ class RouterDriver:
                 self._bind_failed()
                 return
             self.bound.add(vip)
+        if not await self._raise_vmac():
+            self._bind_failed()
+            return
         logs.event("vips_bound", instance=self.name, vips=",".join(map(str, vips)))
 
     def _bind_failed(self) -> None:
@@ -415,13 +450,14 @@ class RouterDriver:
         self._feed(self.router.track(BIND_TRACKER, self._clock.now(), fault=False))
 
     async def _unbind(self, vips: tuple[IPInterface, ...]) -> None:
+        # Out of `bound` first: the kernel reports the removal before it answers (or, for IPv6,
+        # when the macvlan goes down), and that must not look like someone taking our VIP away.
+        self.bound.difference_update(vips)
         if self.router.state is not State.MASTER:  # a reload dropping a VIP keeps announcing
             self._stop_announcing()
+            await self._lower_vmac()
         index = self.egress.vip_index
         for vip in vips:
-            # Out of `bound` first: the kernel reports the removal before it answers, and that
-            # report must not look like someone else taking our VIP away.
-            self.bound.discard(vip)
             if not await self._netlink_call(
                 "unbind", vip, self._netlink.remove_address, index, vip
             ):
@@ -433,6 +469,43 @@ class RouterDriver:
         handover = self.router.handover
         if handover is None or handover.peer is None:  # not silent again meanwhile
             self._queue.put_nowait(ResumeAnswering(vips))
+    async def _raise_vmac(self) -> bool:
+        """The macvlan up once the VIPs are bound on it, before any announcement: coming up, it
+        reports its multicast groups from the virtual MAC, which draws the clients' traffic to
+        us at once; False if it cannot be."""
+        if self.egress.vmac is None or self._vmac_up:
+            return True
+        if not await self._link_call("vmac_up", True):
+            return False
+        self._vmac_up = True  # from now on its socket hears the adverts (see hears())
+        return True
+
+    async def _lower_vmac(self) -> None:
+        """Silence the macvlan as soon as the router is no longer master, before its VIPs are
+        removed (an IPv6 one would report leaving its solicited-node group from the virtual MAC;
+        one that cannot be removed is answered for by none): down, it sends nothing, and the
+        parent receives the new master's adverts."""
+        if self.egress.vmac is None or not self._vmac_up:
+            return
+        self._vmac_up = False
+        if not await self._link_call("vmac_down", False):
+            self._vmac_up = True
+
+    async def _link_call(self, what: str, up: bool) -> bool:
+        try:
+            async with asyncio.timeout(NETLINK_TIMEOUT):
+                await self._netlink.set_up(self.egress.vip_index, up)
+        except Exception as error:
+            interface = self.egress.vmac
+            logs.event(
+                f"{what}_failed",
+                logging.ERROR,
+                instance=self.name,
+                interface=interface,
+                error=repr(error),
+            )
+            return False
+        return True
 
     def _later(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
         handle = asyncio.get_running_loop().call_later(delay, callback, *args)

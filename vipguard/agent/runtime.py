@@ -108,7 +108,7 @@ class Agent:
         self._metrics: WSGIServer | None = None
         self._sourced: set[RouterDriver] = set()  # drivers whose source address is assigned
         self._plan_of: dict[RouterDriver, _Plan] = {}
-        self._listener_of: dict[RouterDriver, VrrpSocket] = {}
+        self._listeners_of: dict[RouterDriver, tuple[VrrpSocket, ...]] = {}
         self._watched: set[VrrpSocket] = set()
         self._reloading = asyncio.Lock()
         self._packet_errors = logs.RateLimiter(10.0)
@@ -357,14 +357,16 @@ class Agent:
         router_config = instance.router_config(plan.family, source)
         group = None if router_config.peers else router_config.group or vrrp_group(source)
         if instance.use_vmac:
-            egress, listener = await self._vmac_egress(plan, port, group)
+            egress, listeners = await self._vmac_egress(plan, port, group)
         else:
             listener = self._socket(port, plan.ipv6)
             egress = Egress(
                 port.link.name, port.link.index, port.link.index, listener, port.announcer
             )
+            listeners = (listener,)
         if group is not None:
-            _join(listener, group)
+            for listener in listeners:
+                _join(listener, group)
         router = VirtualRouter(router_config, last_sent_sequence=self._sequences.load(plan.name))
         driver = RouterDriver(
             name=plan.name,
@@ -393,29 +395,38 @@ class Agent:
                 interface=port.link.name,
                 hint="the instance stays in fault until it appears",
             )
-        self._listeners.setdefault(listener, {})[instance.vrid] = driver
+        for listener in listeners:
+            self._listeners.setdefault(listener, {})[instance.vrid] = driver
         self._plan_of[driver] = plan
-        self._listener_of[driver] = listener
+        self._listeners_of[driver] = listeners
         return driver
 
     async def _vmac_egress(
         self, plan: _Plan, port: Port, group: IPAddress | None
-    ) -> tuple[Egress, VrrpSocket]:
-        """VIPs on the instance's virtual-MAC macvlan, adverts and announcements from it.
+    ) -> tuple[Egress, tuple[VrrpSocket, ...]]:
+        """VIPs on the instance's virtual-MAC macvlan, adverts and announcements from it while
+        it is up (master); down otherwise, so that a backup never sends from the virtual MAC.
 
-        Multicast adverts are received on the macvlan too: a private-mode macvlan takes every
-        multicast frame whose source is its own MAC (the peer's adverts) away from the parent.
-        Unicast adverts arrive on the parent's address, so they are read there."""
+        Multicast adverts are read on the parent and on the macvlan: while a private-mode
+        macvlan is up it takes every multicast frame sent from its own MAC (a competing master's
+        adverts) away from the parent; while it is down the parent gets them (the driver reads
+        one side, see RouterDriver.hears). Unicast adverts arrive on the parent's address."""
         vips = [vip.interface for vip in plan.instance.vips_of(plan.family)]
         try:
             vmac = await self.vmacs.open(port.link, plan.instance.vrid, plan.ipv6, vips)
         except VmacError as error:
             raise StartupError(f"instance {plan.instance.name!r}: {error}") from None
-        listener = vmac.sender if group is not None else self._socket(port, plan.ipv6)
+        parent = self._socket(port, plan.ipv6)
         egress = Egress(
-            port.link.name, port.link.index, vmac.link.index, vmac.sender, vmac.announcer, vmac.name
+            port.link.name,
+            port.link.index,
+            vmac.link.index,
+            vmac.sender,
+            vmac.announcer,
+            vmac.name,
+            parent,
         )
-        return egress, listener
+        return egress, (parent, vmac.sender) if group is not None else (parent,)
 
     def _socket(self, port: Port, ipv6: bool) -> VrrpSocket:
         if ipv6 not in port.sockets:
@@ -451,6 +462,8 @@ class Agent:
             driver = drivers.get(packet.payload[1]) if len(packet.payload) > 1 else None
             if driver is None:
                 self.unknown_vrid += 1
+                continue
+            if not driver.hears(sock):  # a copy of what its other socket receives
                 continue
             try:
                 driver.on_packet(packet)
@@ -649,14 +662,14 @@ class Agent:
         self.drivers.remove(driver)
         self._sourced.discard(driver)
         plan = self._plan_of.pop(driver)
-        listener = self._listener_of.pop(driver)
-        feeds = self._listeners[listener]
-        del feeds[plan.instance.vrid]
-        if not feeds:
-            del self._listeners[listener]
-            if listener in self._watched:
-                asyncio.get_running_loop().remove_reader(listener.fileno())
-                self._watched.discard(listener)
+        for listener in self._listeners_of.pop(driver):
+            feeds = self._listeners[listener]
+            del feeds[plan.instance.vrid]
+            if not feeds:
+                del self._listeners[listener]
+                if listener in self._watched:
+                    asyncio.get_running_loop().remove_reader(listener.fileno())
+                    self._watched.discard(listener)
         if driver.egress.vmac:
             await self.vmacs.remove(driver.egress.vmac)
 

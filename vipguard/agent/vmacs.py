@@ -2,7 +2,9 @@
 00-00-5E-00-01-{VRID} (IPv6: 00-00-5E-00-02-{VRID}), so clients never relearn a VIP's MAC.
 
 The agent creates (or, after a crash, adopts) them at start and removes them at stop, and it
-restores the interface sysctls it changed for them.
+restores the interface sysctls it changed for them. A macvlan is up only while its router is
+master: down, it sends nothing (no IGMP/MLD report, no SLAAC), so the switches never learn the
+virtual MAC on a backup's port, and the parent receives the master's adverts.
 """
 
 from __future__ import annotations
@@ -53,17 +55,29 @@ class VirtualMacs:
             raise VmacError(f"{error}; delete it") from None
         for vip in vips:
             await self._netlink.remove_address(link.index, vip)  # left by a crashed agent
+        try:
+            self._tune(parent.name, name, ipv6)
+            vmac = Vmac(
+                name, link, VrrpSocket(name, link.index, ipv6, freebind=True), Announcer(name, mac)
+            )
+        except BaseException:  # a refused start leaves no macvlan behind
+            with contextlib.suppress(Exception):
+                await self._netlink.delete_link(link.index)
+            raise
+        self._open[name] = vmac
+        return vmac
+
+    def _tune(self, parent: str, name: str, ipv6: bool) -> None:
         if not ipv6:
             # Only the macvlan may tie a VIP to a MAC: it answers ARP for the VIPs (arp_ignore),
             # and the parent never names a VIP as the sender of its own ARP (arp_announce).
-            for ifname in (parent.name, name):
+            for ifname in (parent, name):
                 self._set_sysctl(f"net/ipv4/conf/{ifname}/arp_ignore", "1")
                 self._set_sysctl(f"net/ipv4/conf/{ifname}/arp_announce", "2")
-        vmac = Vmac(
-            name, link, VrrpSocket(name, link.index, ipv6, freebind=True), Announcer(name, mac)
-        )
-        self._open[name] = vmac
-        return vmac
+        # Up (master), it must not build a SLAAC address (nor a default route) from the virtual
+        # MAC: two nodes would derive the same one. IPv6 runs on an IPv4 macvlan too.
+        for setting in ("accept_ra", "autoconf"):
+            self._set_sysctl(f"net/ipv6/conf/{name}/{setting}", "0")
 
     def _set_sysctl(self, key: str, value: str) -> None:
         try:
@@ -71,7 +85,7 @@ class VirtualMacs:
         except OSError as error:
             raise VmacError(
                 f"cannot set {key} ({error.strerror}); under systemd add a drop-in with"
-                " ProtectKernelTunables=no for use_vmac"
+                " ProtectKernelTunables=no and ProcSubset=all for use_vmac"
             ) from None
         self._sysctls.setdefault(key, previous)
 

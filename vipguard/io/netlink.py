@@ -17,11 +17,11 @@ from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from ..proto.addresses import IPAddress, IPInterface
-from .sysctl import set_sysctl
 
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
 IFA_F_NODAD = 0x02
+IN6_ADDR_GEN_MODE_NONE = 1
 IFA_F_SECONDARY = 0x01
 IFA_F_TENTATIVE = 0x40
 RT_SCOPE_LINK = 253
@@ -88,8 +88,9 @@ class Netlink:
 
     async def ensure_macvlan(self, parent: int, name: str, mac: str) -> Link:
         """Create (or adopt, after a crash) the private-mode macvlan ``name`` carrying ``mac`` on
-        ``parent`` and bring it up. It gets no IPv6 link-local address: on a backup, any packet
-        it sent (MLD, NDP) would teach the switches that the virtual MAC lives there."""
+        ``parent``, administratively down and without IPv6 address generation (no link-local
+        address, hence no DAD or MLD from one once it is up): a backup must never send a frame
+        from the virtual MAC, or the switches learn that it lives there. ``set_up`` raises it."""
         try:
             await self._ipr.link(
                 "add", ifname=name, kind="macvlan", link=parent, macvlan_mode="private", address=mac
@@ -100,9 +101,16 @@ class Netlink:
         link = await self.link(name)
         if link.mac.lower() != mac.lower():
             raise InterfaceConflict(f"{name} exists with MAC {link.mac}, not the virtual MAC {mac}")
-        set_sysctl(f"net/ipv6/conf/{name}/addr_gen_mode", "1")
-        await self._ipr.link("set", index=link.index, state="up")
+        await self.set_up(link.index, False)  # an adopted one may be up
+        no_addresses = [["IFLA_INET6_ADDR_GEN_MODE", IN6_ADDR_GEN_MODE_NONE]]
+        await self._ipr.link(
+            "set", index=link.index, af_spec={"attrs": [["AF_INET6", {"attrs": no_addresses}]]}
+        )
         return await self.link(name)
+
+    async def set_up(self, index: int, up: bool) -> None:
+        """Bring an interface administratively up or down."""
+        await self._ipr.link("set", index=index, state="up" if up else "down")
 
     async def delete_link(self, index: int) -> None:
         try:
