@@ -400,6 +400,8 @@ def test_debug_lines_only_at_debug(journal: Journal, tmp_path: Any) -> None:
     detail = [line for line in lines if "event=state_detail" in line and "state=master" in line]
     assert detail and "master_down_interval_ms=" in detail[0], lines
     assert "next_timer_ms=" in detail[0] and "bound=192.0.2.100/24" in detail[0], lines
+
+
 async def journaled(journal: Journal, kind: str, timeout: float = 1.0) -> None:
     """Wait (bounded) until the fakes were asked to do ``kind``: the worker, not an input of the
     core, does it, so ``wait_until`` would not see it."""

@@ -469,6 +469,7 @@ class RouterDriver:
         handover = self.router.handover
         if handover is None or handover.peer is None:  # not silent again meanwhile
             self._queue.put_nowait(ResumeAnswering(vips))
+
     async def _raise_vmac(self) -> bool:
         """The macvlan up once the VIPs are bound on it, before any announcement: coming up, it
         reports its multicast groups from the virtual MAC, which draws the clients' traffic to
