@@ -153,6 +153,31 @@ def signed(
     return with_checksum(message) + tail
 
 
+def pseudo_header(source: bytes, destination: bytes, length: int) -> bytes:
+    return source + destination + struct.pack("!BBH", 0, VRRP_PROTO, length)
+
+
+def readdressed(ip: bytes, dst: str) -> bytes:
+    """The IPv4 packet ``ip`` sent to ``dst`` instead, both checksums made right again as any
+    sender could: the IP header's, and a VRRPv3 checksum computed over the pseudo-header (which
+    covers the destination; the RFC 9568 form and the auth trailer do not)."""
+    header_length = (ip[0] & 0x0F) * 4
+    source, old_dst, new_dst = ip[12:16], ip[16:20], ipaddress.IPv4Address(dst).packed
+    header = ip[:10] + b"\0\0" + source + new_dst + ip[20:header_length]
+    header = header[:10] + struct.pack("!H", internet_checksum(header)) + header[12:]
+    payload = ip[header_length:]
+    length = 8 + 4 * payload[3]
+    message = payload[:length]
+    if (
+        payload[0] >> 4 == 3
+        and internet_checksum(pseudo_header(source, old_dst, length) + message) == 0
+    ):
+        zeroed = message[:6] + b"\0\0" + message[8:]
+        value = internet_checksum(pseudo_header(source, new_dst, length) + zeroed)
+        payload = zeroed[:6] + struct.pack("!H", value) + payload[8:]
+    return header + payload
+
+
 @dataclass(frozen=True)
 class Signing:
     """Sign at send time (fresh sequence), ``age`` seconds in the past."""
@@ -354,10 +379,8 @@ class _Session:
         from scapy.packet import Raw
 
         if spec.get("ip"):
-            ip = IP(bytes.fromhex(spec["ip"]))
-            if spec.get("dst"):
-                ip.dst = spec["dst"]
-                del ip.chksum  # rebuilt; the VRRP checksum (RFC 9568) does not cover addresses
+            raw = bytes.fromhex(spec["ip"])
+            ip = IP(readdressed(raw, spec["dst"]) if spec.get("dst") else raw)
         else:
             src = spec.get("src") or self.ipv4
             payload = bytes.fromhex(spec["payload"])
