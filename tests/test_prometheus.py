@@ -5,13 +5,13 @@ VRID) pass, the example scrape config is valid, and every query is scoped to one
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from prerequisites import need
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "prometheus"
@@ -19,20 +19,13 @@ RULES = EXAMPLES / "alerts.yml"
 RULE_TESTS = ROOT / "tests" / "prometheus" / "alerts-test.yml"
 SCRAPE_CONFIG = EXAMPLES / "prometheus.yml"
 DASHBOARD = EXAMPLES / "grafana-dashboard.json"
-IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 # A metric name in PromQL, with its {matchers} if it has any.
 SELECTOR = re.compile(r"\b(vipguard_\w+|up)\b(\{[^}]*\})?")
 
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        message = "`promtool` is missing: apt-get install -y prometheus"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    return path
+    return need("promtool", "prometheus")
 
 
 def run(promtool: str, *args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

@@ -23,7 +23,6 @@ import pwd
 import re
 import shlex
 import shutil
-import stat
 import tomllib
 import urllib.parse
 from bisect import bisect_left
@@ -34,6 +33,7 @@ from ipaddress import IPv4Interface, IPv6Interface
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from .keyfiles import read_key_file, service_user_problem
 from .proto.addresses import IPAddress
 from .proto.auth import (
     MAX_KEY_LENGTH,
@@ -1307,11 +1307,19 @@ def _secret(entry: _Table) -> bytes | None:
         return None
     try:
         if name == "secret_file":
-            value = _read_secret_file(entry.context.base_dir / value)
+            value = _read_secret_file(entry, entry.context.base_dir / value)
         return decode_secret(value)
     except ValueError as error:
         entry.report(name, str(error))
         return None
+
+
+def _read_secret_file(entry: _Table, path: Path) -> str:
+    text = read_key_file(path)
+    problem = service_user_problem(path)
+    if problem is not None:
+        entry.warn("secret_file", problem)
+    return text
 
 
 def decode_secret(text: str) -> bytes:
@@ -1332,35 +1340,6 @@ def decode_secret(text: str) -> bytes:
             "make one with: openssl rand -hex 32"
         )
     return secret
-
-
-def _read_secret_file(path: Path) -> str:
-    """The file's text without trailing CR/LF, if only its owner can read it."""
-    try:
-        # O_NONBLOCK: a FIFO put in the key's place must not hang the agent on open().
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-        try:
-            _check_secret_file(path, os.fstat(descriptor))
-            with os.fdopen(descriptor, "rb", closefd=False) as handle:
-                raw = handle.read()
-        finally:
-            os.close(descriptor)
-    except OSError as error:
-        raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
-    try:
-        return raw.decode("ascii").rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not ASCII; write the key as hex:<digits>") from None
-
-
-def _check_secret_file(path: Path, info: os.stat_result) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"{path} is not a regular file")
-    if info.st_uid not in (0, os.getuid()):
-        raise ValueError(f"{path} is owned by uid {info.st_uid}; it must be owned by root")
-    if info.st_mode & 0o077:
-        mode = stat.S_IMODE(info.st_mode)
-        raise ValueError(f"{path} is open to group/others (mode {mode:04o}); run: chmod 600 {path}")
 
 
 # --------------------------------------------------------------------------- commands
