@@ -53,9 +53,8 @@ def test_the_units_user_checks_and_runs_an_authenticated_agent_with_a_root_group
     os.chmod(cluster.workdir, 0o777)  # the unit's user writes its socket and state there
     key = config_directory(cluster, SERVICE_GROUP, 0o640) / "web.key"
     lb1 = cluster.agent("lb1", [authenticated(150, key)], unit_sandbox(cluster.workdir))
-    check = cluster.topology.popen(
-        "lb1", unit_sandbox(cluster.workdir) + unit_command("ExecStartPre", lb1.config)
-    )
+    check_config = [sys.executable, "-m", "vipguard", "check-config", str(lb1.config)]
+    check = cluster.topology.popen("lb1", unit_sandbox(cluster.workdir) + check_config)
     assert check.wait(30) == 0, check.stderr()
     assert "OK (1 instance: web@eth0 vrid 51)" in check.stdout()
     assert unit_command("ExecStart", lb1.config) == lb1.argv()[-6:]
@@ -67,14 +66,15 @@ def test_the_units_user_checks_and_runs_an_authenticated_agent_with_a_root_group
     lb2.wait_state("master", timeout=2)
 
 
-def test_a_key_only_root_can_read_stops_the_unit_at_check_config_with_the_fix(
+def test_a_key_only_root_can_read_stops_the_unit_with_status_2_and_the_fix(
     cluster: Cluster,
 ) -> None:
+    """Status 2 is the unit's RestartPreventExitStatus: systemd does not retry a bad file."""
     os.chmod(cluster.workdir, 0o777)
     key = config_directory(cluster, 0, 0o600) / "web.key"
     lb1 = cluster.agent("lb1", [authenticated(150, key)], unit_sandbox(cluster.workdir))
     check = cluster.topology.popen(
-        "lb1", unit_sandbox(cluster.workdir) + unit_command("ExecStartPre", lb1.config)
+        "lb1", unit_sandbox(cluster.workdir) + unit_command("ExecStart", lb1.config)
     )
     assert check.wait(30) == 2
     assert (
