@@ -15,7 +15,8 @@ FUZZ_ENGINE ?= auto
 # keepalived, frr (zebra + vrrpd) and tshark are peers of the interop tests.
 # faketime steps an agent's wall clock in the recovery tests.
 # prometheus gives promtool, which checks and unit-tests the example alert rules.
-DEB_PACKAGES := iproute2 nftables procps keepalived frr tshark faketime prometheus
+# groff-base and man-db render and find the manual pages that `make install` writes.
+DEB_PACKAGES := iproute2 nftables procps keepalived frr tshark faketime prometheus groff-base man-db
 
 # `make install`: the package in its own venv under $(PREFIX)/opt/vipguard (Debian 12's system
 # Python refuses pip installs), the command in /usr/local/bin, the unit, the config directory,
@@ -25,8 +26,15 @@ OPT := $(DESTDIR)/opt/vipguard
 BIN := $(DESTDIR)/usr/local/bin
 UNIT_DIR := $(DESTDIR)/etc/systemd/system
 CONF_DIR := $(DESTDIR)/etc/vipguard
+MAN_DIR := $(DESTDIR)/usr/local/share/man
+SHARE := $(DESTDIR)/usr/local/share
+# Completion scripts, each where its shell looks for them.
+COMPLETIONS := bash:bash-completion/completions/vipguard zsh:zsh/site-functions/_vipguard \
+	fish:fish/vendor_completions.d/vipguard.fish
+# Every Python distribution pinned (make constraints rewrites it), so installs are reproducible.
+CONSTRAINTS := constraints.txt
 
-.PHONY: help setup deb-packages test lint sim fuzz soak demo demo-sim bench install uninstall clean
+.PHONY: help setup deb-packages test lint sim fuzz soak demo demo-sim bench install uninstall constraints clean
 
 # Every .PHONY target has a line here (tests/test_docs.py checks it).
 help:
@@ -43,6 +51,7 @@ help:
 	@echo "make bench        - failover outage and idle cost, vipguard vs keepalived (root; BENCH_ARGS=--quick)"
 	@echo "make install      - install under /opt/vipguard with the unit and the vipguard user (root; DESTDIR= stages)"
 	@echo "make uninstall    - remove what install added; /etc/vipguard is kept"
+	@echo "make constraints  - re-pin $(CONSTRAINTS) from a fresh venv of the package and its test tools"
 	@echo "make clean        - remove the .venv and the tool caches"
 
 deb-packages:
@@ -54,10 +63,10 @@ deb-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-$(STAMP): pyproject.toml | deb-packages
+$(STAMP): pyproject.toml $(CONSTRAINTS) | deb-packages
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,lint]'
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[test,lint]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -102,7 +111,14 @@ bench: setup $(BENCH_STAMP)
 
 install:
 	$(PYTHON) -m venv $(OPT)
-	$(OPT)/bin/python -m pip install -q .
+	$(OPT)/bin/python -m pip install -q --no-compile -c $(CONSTRAINTS) .
+	$(OPT)/bin/python tools/manpages.py --out $(MAN_DIR) >/dev/null
+	@for entry in $(COMPLETIONS); do \
+	  shell=$${entry%%:*}; file=$(SHARE)/$${entry#*:}; install -d $$(dirname $$file); \
+	  _VIPGUARD_COMPLETE=$${shell}_source $(OPT)/bin/vipguard > $$file; \
+	done
+	# The tree runs from /opt/vipguard once a package manager has moved it there from DESTDIR.
+	$(OPT)/bin/python tools/relocate_venv.py $(OPT) /opt/vipguard
 	install -d $(BIN) $(UNIT_DIR)
 	ln -sfn /opt/vipguard/bin/vipguard $(BIN)/vipguard
 	install -m 0644 systemd/vipguard.service $(UNIT_DIR)/vipguard.service
@@ -115,7 +131,7 @@ install:
 	  chgrp vipguard $(CONF_DIR) $(CONF_DIR)/vipguard.toml.example; \
 	  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
 	fi
-	@echo "installed; write $(CONF_DIR)/vipguard.toml (see vipguard.toml.example), then:"
+	@echo "installed; write $(CONF_DIR)/vipguard.toml (see vipguard.toml.example, man vipguard.toml), then:"
 	@echo "  vipguard check-config $(CONF_DIR)/vipguard.toml && systemctl enable --now vipguard"
 
 uninstall:
@@ -123,6 +139,8 @@ uninstall:
 	  systemctl disable --now vipguard 2>/dev/null || true; \
 	fi
 	rm -f $(UNIT_DIR)/vipguard.service $(BIN)/vipguard $(CONF_DIR)/vipguard.toml.example
+	rm -f $(MAN_DIR)/man8/vipguard.8 $(MAN_DIR)/man5/vipguard.toml.5
+	@for entry in $(COMPLETIONS); do rm -f $(SHARE)/$${entry#*:}; done
 	rm -rf $(OPT)
 	@if [ -z "$(DESTDIR)" ]; then \
 	  getent passwd vipguard >/dev/null && userdel vipguard || true; \
@@ -130,6 +148,16 @@ uninstall:
 	  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
 	fi
 	@echo "uninstalled; $(CONF_DIR) is kept (your configuration)"
+
+# A fresh venv resolves the newest versions pyproject allows; the pins are what it got.
+constraints:
+	rm -rf .constraints-venv
+	$(PYTHON) -m venv .constraints-venv
+	.constraints-venv/bin/python -m pip install -q '.[test,lint]'
+	{ echo "# Pinned by \`make constraints\` for \`make install\` and \`make setup\`: every distribution"; \
+	  echo "# that vipguard and its test tools need. Edit pyproject.toml, then re-run it."; \
+	  .constraints-venv/bin/python -m pip freeze --exclude vipguard; } > $(CONSTRAINTS)
+	rm -rf .constraints-venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
