@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
+from test_config import INSTANCE
 
 from vipguard.config import (
     SECTIONS,
@@ -23,13 +24,6 @@ from vipguard.config.agent import AGENT
 from vipguard.config.instances import INSTANCES
 from vipguard.config.reader import Table, array_tables, read_name, unknown_name, valid
 
-INSTANCE = """\
-[[instance]]
-name = "web"
-interface = "eth0"
-vrid = 51
-vips = ["192.0.2.100/24"]
-"""
 VALID_KEYS = "valid keys here: agent, instance, tracker, sync_group"
 
 

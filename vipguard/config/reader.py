@@ -27,6 +27,9 @@ _T = TypeVar("_T")
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
+# ------------------------------------------------------------------- problems
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     file: str
@@ -64,6 +67,9 @@ def syntax_problem(file: str, error: str, text: str) -> Problem:
         return Problem(file, "", text.count("\n") + 1, f"invalid TOML: {match['message']}")
     message = f"invalid TOML: {match['message']} (column {match['column']})"
     return Problem(file, "", int(match["line"]), message)
+
+
+# ------------------------------------------------------------- reading tables
 
 
 @dataclass(slots=True)
@@ -219,6 +225,9 @@ class Table:
         return None if data is None else Table(self.context, self.key(name), data, known)
 
 
+# ------------------------------------------------------------------ durations
+
+
 _DURATION = re.compile(r"(?P<number>[+-]?[0-9]+(?:\.[0-9]+)?)(?P<unit>.*)")
 _UNITS = {"ms": Fraction(1, 1000), "s": Fraction(1), "m": Fraction(60), "h": Fraction(3600)}
 _DURATION_EXAMPLES = "'100ms', '1.5s' or '2m'"
@@ -273,6 +282,9 @@ def format_duration(seconds: Fraction) -> str:
 
 def show(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
+
+
+# ---------------------------------------------------- arrays of tables, names
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +354,9 @@ def read_name(table: Table) -> str | None:
         )
         return None
     return name
+
+
+# ----------------------------------------------- values several sections read
 
 
 def checked_interface(table: Table, name: str | None) -> str | None:
