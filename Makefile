@@ -110,6 +110,7 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/failover.py $(BENCH_ARGS)
 
 install:
+	rm -rf build  # setuptools packs whatever an earlier build left there, removed modules too
 	$(PYTHON) -m venv $(OPT)
 	$(OPT)/bin/python -m pip install -q --no-compile -c $(CONSTRAINTS) .
 	$(OPT)/bin/python tools/manpages.py --out $(MAN_DIR) >/dev/null

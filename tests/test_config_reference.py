@@ -10,7 +10,7 @@ import re
 import pytest
 
 from vipguard.config import ConfigError, parse
-from vipguard.config_reference import EXAMPLE, sections
+from vipguard.config.reference import EXAMPLE, sections
 
 TRACKER = '[[tracker]]\nname = "proxy"\ntcp = "127.0.0.1:80"\n{tracker}\n'
 UNKNOWN = "zz_not_a_key"
@@ -54,7 +54,7 @@ def accepted_keys(text: str) -> set[str]:
 
 @pytest.mark.parametrize("section", sections(), ids=lambda section: section.path)
 def test_the_reference_documents_exactly_the_keys_the_reader_accepts(section: object) -> None:
-    from vipguard.config_reference import Section
+    from vipguard.config.reference import Section
 
     assert isinstance(section, Section)
     assert accepted_keys(PLACES[section.path]) == set(section.names())

@@ -143,7 +143,7 @@ def test_the_manual_pages_render_without_warnings_and_cover_every_command_and_ke
     installed: Path,
 ) -> None:
     from vipguard.cli import main
-    from vipguard.config_reference import sections
+    from vipguard.config.reference import sections
 
     groff = need("groff", "groff-base")
     pages = {}
@@ -231,6 +231,13 @@ def test_constraints_pin_every_requirement_within_what_pyproject_allows() -> Non
         version = pinned.get(canonical(requirement.name))
         assert version is not None, f"{requirement.name} is not in constraints.txt"
         assert requirement.specifier.contains(version), (text, version)
+
+
+def test_make_install_installs_the_modules_of_the_checkout_and_no_other(installed: Path) -> None:
+    site = next((installed / "opt/vipguard/lib").glob("python3.*/site-packages"))
+    got = sorted(str(p.relative_to(site)) for p in (site / "vipguard").rglob("*.py"))
+    want = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "vipguard").rglob("*.py"))
+    assert got == want
 
 
 def test_make_install_installs_exactly_the_pinned_versions(installed: Path) -> None:

@@ -21,8 +21,8 @@ from pathlib import Path
 import click
 
 from vipguard import __version__
-from vipguard import config_reference as reference
 from vipguard.cli import main as cli
+from vipguard.config import reference
 
 _FILES = (
     ("/etc/vipguard/vipguard.toml", "the configuration (vipguard.toml(5))"),
