@@ -34,9 +34,21 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface
+from typing import assert_never
 
 from .proto.auth import AntiReplay, AuthConfig, AuthKey
-from .proto.effects import Announce, BindVips, Effect, State, StateChanged, Transmit, UnbindVips
+from .proto.effects import (
+    Announce,
+    BindVips,
+    Effect,
+    Rejected,
+    ResumeAnswering,
+    State,
+    StateChanged,
+    StopAnswering,
+    Transmit,
+    UnbindVips,
+)
 from .proto.packet import ReceivedPacket
 from .proto.router import HANDOVER_GRACE, RouterConfig, VirtualRouter
 from .proto.timers import Instant, master_down_interval
@@ -216,24 +228,34 @@ class Simulation:
 
     def apply(self, node: Node, effects: list[Effect]) -> None:
         for effect in effects:
-            if isinstance(effect, Transmit):
-                self.transmit(node, effect)
-            elif isinstance(effect, Announce) and self.healed_at is not None:
-                self.last_announcer = node
-            elif isinstance(effect, BindVips):
-                self.set_holder(node, holds=True)
-            elif isinstance(effect, UnbindVips):
-                self.set_holder(node, holds=False)
-            elif isinstance(effect, StateChanged):
-                self.log(f"{node.name} {effect.old} -> {effect.new} ({effect.reason})")
-                if effect.new is State.MASTER and self.healed_at is not None:
-                    self._claimants.append(node)
+            self.apply_one(node, effect)
         if node.stopping and node.state is State.INITIALIZE:
             node.router, node.stopping = None, False
         self.rearm(node)
         self.check_vips(node)
         if any(isinstance(effect, StateChanged) for effect in effects):
             self.check_running()
+
+    def apply_one(self, node: Node, effect: Effect) -> None:
+        """One effect on the simulated link; a new effect type fails type-checking here."""
+        match effect:
+            case Transmit():
+                self.transmit(node, effect)
+            case Announce():
+                if self.healed_at is not None:
+                    self.last_announcer = node
+            case BindVips():
+                self.set_holder(node, holds=True)
+            case UnbindVips():
+                self.set_holder(node, holds=False)
+            case StateChanged():
+                self.log(f"{node.name} {effect.old} -> {effect.new} ({effect.reason})")
+                if effect.new is State.MASTER and self.healed_at is not None:
+                    self._claimants.append(node)
+            case StopAnswering() | ResumeAnswering() | Rejected():
+                pass  # neighbour answers and refused packets change nothing on this link
+            case _:
+                assert_never(effect)
 
     def set_holder(self, node: Node, *, holds: bool) -> None:
         if node.holds_vips != holds:
