@@ -274,3 +274,48 @@ def test_uninstall_removes_what_install_added_and_keeps_the_config_dir(installed
     left = sorted(str(p.relative_to(installed)) for p in installed.rglob("*") if p.is_file())
     assert left == []
     assert (installed / "etc/vipguard").is_dir()
+
+
+# `make install` as root for real, in a private mount namespace where /etc is an overlay and
+# /opt and /usr/local are empty: the host's files, users and groups are never touched (set -e
+# stops the script before make runs if a mount fails).
+REAL_INSTALL = """
+set -e
+mount -t tmpfs vipguard-test {work}
+mkdir {work}/upper {work}/scratch
+mount -t overlay vipguard-test -o lowerdir=/etc,upperdir={work}/upper,workdir={work}/scratch /etc
+mount -t tmpfs vipguard-test /opt
+mount -t tmpfs vipguard-test /usr/local
+make -C {root} install >/dev/null
+getent passwd vipguard | cut -d: -f6,7
+stat -c '%U:%G %a' /etc/vipguard /etc/vipguard/vipguard.toml.example
+vipguard check-config /etc/vipguard/vipguard.toml.example
+man -w vipguard.toml
+make -C {root} uninstall >/dev/null
+getent passwd vipguard || echo no vipguard user
+find /opt /usr/local -type f | wc -l
+"""
+
+
+def test_make_install_as_root_then_uninstall(tmp_path: Path) -> None:
+    need_root()
+    need("unshare", "util-linux")
+    script = REAL_INSTALL.format(work=tmp_path, root=ROOT)
+    run = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd="/",
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "/var/lib/vipguard:/usr/sbin/nologin",
+        "root:vipguard 750",
+        "root:vipguard 640",
+        "/etc/vipguard/vipguard.toml.example: OK (1 instance: web@eth0 vrid 51)",
+        "/usr/local/share/man/man5/vipguard.toml.5",
+        "no vipguard user",
+        "0",
+    ]
