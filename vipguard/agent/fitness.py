@@ -19,11 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..config import Config, InterfaceCheck, TrackerConfig, TrackRef
-from ..io.netlink import InterfaceMissing, Netlink
+from ..io.netlink import InterfaceMissing
 from . import logs
 from .changes import Changes
 from .driver import RouterDriver
 from .health import Tracker, TrackerStatus, contribution
+from .kernel import NetlinkPort
 
 PREFIX = "tracker:"
 
@@ -82,7 +83,10 @@ class Fitness:
         return tracker
 
     async def adopt(
-        self, config: Config, refs: Mapping[RouterDriver, tuple[TrackRef, ...]], netlink: Netlink
+        self,
+        config: Config,
+        refs: Mapping[RouterDriver, tuple[TrackRef, ...]],
+        netlink: NetlinkPort,
     ) -> None:
         """:meth:`configure`, then stop the stale trackers, start the new ones and wait for
         their first results (bounded): routers start, or go on, knowing their fitness."""
@@ -101,7 +105,7 @@ class Fitness:
             )
         self.apply_pending()
 
-    async def follow_links(self, netlink: Netlink) -> None:
+    async def follow_links(self, netlink: NetlinkPort) -> None:
         """Interface trackers follow kernel link events by name (an interface made anew is
         followed too); read each link's state now."""
         self._links = {}

@@ -9,8 +9,16 @@ NTP server) never moves a sequence backwards or out of the peers' window.
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 from ..proto.timers import Instant
+
+
+class Clock(Protocol):
+    """The agent's one clock: everything in the agent reads the time through it."""
+
+    def now(self) -> Instant: ...
+    def wall_ns(self) -> int: ...
 
 
 class SteadyWallClock:
