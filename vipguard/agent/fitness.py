@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..config import Config, InterfaceCheck, TrackerConfig, TrackRef
+from ..io.clock import monotonic
 from ..io.netlink import InterfaceMissing
 from . import logs
 from .changes import Changes
@@ -36,7 +37,12 @@ class Use:
 
 
 class Fitness:
-    def __init__(self, on_change: Callable[[TrackerStatus], None] = lambda status: None) -> None:
+    def __init__(
+        self,
+        on_change: Callable[[TrackerStatus], None] = lambda status: None,
+        clock: Callable[[], float] = monotonic,
+    ) -> None:
+        self._clock = clock  # monotonic seconds: the trackers' ``since`` and latencies
         self.trackers: dict[str, Tracker] = {}
         self._configs: dict[str, TrackerConfig] = {}
         self._uses: dict[str, list[Use]] = {}
@@ -77,7 +83,7 @@ class Fitness:
                 self._apply(tracker.status)
 
     def _create(self, config: TrackerConfig) -> Tracker:
-        tracker = Tracker(config, self._changed)
+        tracker = Tracker(config, self._changed, self._clock)
         self.trackers[config.name] = tracker
         self._configs[config.name] = config
         return tracker

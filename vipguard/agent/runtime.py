@@ -14,7 +14,6 @@ import os
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any, assert_never
-from wsgiref.simple_server import WSGIServer
 
 from ..config import Config, ConfigError, InstanceConfig, load
 from ..io.clock import Clock, SteadyWallClock
@@ -31,7 +30,7 @@ from .health import TrackerStatus
 from .hooks import HookRunner
 from .kernel import Kernel, WatcherPort
 from .maintenance import Maintenance, MaintenanceStore
-from .metrics import serve as serve_metrics
+from .metrics import MetricsSubsystem
 from .neighbours import close_suppression
 from .plan import (
     AddRouter,
@@ -47,7 +46,8 @@ from .preflight import StartupError
 from .routers import RouterRecord, Routers, announce_policy, labels, resolve_source
 from .sandbox import startup_problems
 from .sequences import SequenceStore
-from .status import describe, handover_view
+from .snapshot import AgentSnapshot, RouterSnapshot, SnapshotBoard
+from .status import answer as status_answer
 from .subsystem import (
     EventsSubsystem,
     FitnessSubsystem,
@@ -96,21 +96,27 @@ class Agent:
         self._tasks: list[asyncio.Task[Any]] = []
         self.exit_status = 0
         self._started = False
-        self._metrics: WSGIServer | None = None
         self._reloading = asyncio.Lock()
-        self.events = EventBus()
+        self.events = EventBus(clock=lambda: self.clock.wall_ns() / 1e9)
         self.hooks = HookRunner(self.events)
-        self.fitness = Fitness(self._tracker_changed)
+        self.fitness = Fitness(self._tracker_changed, lambda: self.clock.now().monotonic)
         self.in_maintenance = Maintenance(MaintenanceStore(config.agent.state_dir), self.events)
+        self.snapshots = SnapshotBoard(self.snapshot)
+        self._started_at = self.clock.now().monotonic
         self.sync = SyncSubsystem(self.routers)
+        self._maintenance = MaintenanceSubsystem(self.in_maintenance, self.routers)
+        self._fitness = FitnessSubsystem(self.fitness, self.routers, self.netlink)
+        self._hooks = HooksSubsystem(self.hooks)
+        self._events = EventsSubsystem(self.events)
         # Started in this order (maintenance first: an unreadable file refuses the start-up
         # before any interface is touched), stopped in this order after the routers.
         self.subsystems: list[Subsystem[object]] = [
-            MaintenanceSubsystem(self.in_maintenance, self.routers),
-            FitnessSubsystem(self.fitness, self.routers, self.netlink),
+            self._maintenance,
+            self._fitness,
             self.sync,
-            HooksSubsystem(self.hooks),
-            EventsSubsystem(self.events),
+            self._hooks,
+            self._events,
+            MetricsSubsystem(self.snapshots),  # last: its shutdown waits up to half a second
         ]
         self.control = ControlServer(
             config.agent.control_socket,
@@ -149,7 +155,6 @@ class Agent:
             if not self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
                 self._tune_scheduling()
                 self._listen()
-                self._serve_metrics()
                 for record in self.routers:
                     self.routers.start(record)
                 self._started = True
@@ -192,20 +197,6 @@ class Agent:
         logs.event("startup_failed", logging.ERROR, error=problem)
         self.exit_status = 1
         self.stop("startup failed")
-
-    def _serve_metrics(self) -> None:
-        address = self.config.agent.metrics
-        if address is None:
-            return
-        try:
-            self._metrics = serve_metrics(self, *address)
-        except OSError as error:  # monitoring must never keep the VIPs from being served
-            logs.event(
-                "metrics_unavailable",
-                logging.WARNING,
-                address=f"{address[0]}:{address[1]}",
-                error=error.strerror,
-            )
 
     def _tune_scheduling(self) -> None:
         priority = self.config.agent.realtime_priority
@@ -280,9 +271,6 @@ class Agent:
             asyncio.get_running_loop().remove_reader(self._watcher.fileno())
             self._watcher.close()
         self.netlink.close()
-        if self._metrics is not None:  # last: its shutdown waits up to half a second
-            await asyncio.to_thread(self._metrics.shutdown)
-            self._metrics.server_close()
         logs.event("agent_stopped", reason=self._stop_reason, exit_status=self.exit_status)
 
     # ------------------------------------------------------------------ set-up
@@ -291,6 +279,7 @@ class Agent:
         """Subsystems first (trackers give their first results), then every router of the
         configuration as a reload from nothing would add it, none started yet."""
         self._watcher = self.kernel.open_watcher()  # no link change missed from here on
+        self.snapshots.publish()  # the first, before /metrics may be asked for one
         for subsystem in self.subsystems:
             await subsystem.start(self.config)
         prepared = await self._prepare(diff({}, self.config.agent, self.config))
@@ -578,26 +567,24 @@ class Agent:
     # ------------------------------------------------------------------ control
 
     def status(self, _request: dict[str, Any]) -> dict[str, Any]:
-        now = self.clock.now()
-        return {
-            "pid": os.getpid(),
-            "config": str(self.config.path),
-            "unknown_vrid_packets": self.unknown_vrid,
-            "instances": [self._describe(record, now) for record in self.routers],
-            "hooks": self.hooks.summary(),
-            "event_subscribers": self.events.subscribers,
-        }
+        """`vipguard status`: the snapshot /metrics renders too, taken now."""
+        return status_answer(self.snapshots.publish())
 
-    def _describe(self, record: RouterRecord, now: Any) -> dict[str, Any]:
-        driver = record.driver
-        group = self.sync.groups.get(record.instance)
-        return {
-            **describe(driver, now),
-            "maintenance": driver.router.maintenance,
-            "handover": handover_view(driver.router),
-            "trackers": self.fitness.describe(driver),
-            "sync_group": None if group is None else group.describe(driver),
-        }
+    def snapshot(self) -> AgentSnapshot:
+        """The agent as it is now, immutable (on the event loop only)."""
+        return AgentSnapshot(
+            pid=os.getpid(),
+            config=str(self.config.path),
+            taken_at=self.clock.now().monotonic,
+            started_at=self._started_at,
+            unknown_vrid=self.ports.unknown_vrid,
+            routers=tuple(RouterSnapshot.of(r.driver, r.plan.instance) for r in self.routers),
+            fitness=self._fitness.snapshot(),
+            sync=self.sync.snapshot(),
+            hooks=self._hooks.snapshot(),
+            events=self._events.snapshot(),
+            maintenance=self._maintenance.snapshot(),
+        )
 
 
 def _summary() -> dict[str, list[str]]:

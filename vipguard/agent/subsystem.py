@@ -13,22 +13,24 @@ A new subsystem (backend pools, guards) implements :class:`Subsystem` and takes 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from ..config import Config
 from . import sync
 from .events import EventBus
 from .fitness import Fitness, group_refs
-from .health import TrackerStatus
 from .hooks import HookRunner
 from .kernel import NetlinkPort
 from .maintenance import Maintenance, MaintenanceStoreError
 from .preflight import StartupError
 from .routers import Routers
+from .snapshot import (
+    EventsSnapshot,
+    FitnessSnapshot,
+    HooksSnapshot,
+    MaintenanceSnapshot,
+    SyncSnapshot,
+)
 from .sync import SyncGroup
 
 Snapshot_co = TypeVar("Snapshot_co", covariant=True)
@@ -51,11 +53,6 @@ class Subsystem(Protocol[Snapshot_co]):
 
 
 # ---------------------------------------------------------------------- maintenance
-
-
-@dataclass(frozen=True, slots=True)
-class MaintenanceSnapshot:
-    instances: frozenset[str]
 
 
 class MaintenanceSubsystem:
@@ -86,27 +83,6 @@ class MaintenanceSubsystem:
 # ---------------------------------------------------------------------- fitness
 
 
-@dataclass(frozen=True, slots=True)
-class TrackerUse:
-    """What one tracker does to one router."""
-
-    name: str
-    kind: str
-    up: bool | None
-    value: float | None
-    weight: int
-    contribution: int
-    fault: bool
-    detail: str | None
-    latency_ms: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class FitnessSnapshot:
-    trackers: tuple[TrackerStatus, ...]
-    uses: Mapping[str, tuple[TrackerUse, ...]]  # by router name
-
-
 class FitnessSubsystem:
     """The `[[tracker]]` runners, wired to the routers that use them."""
 
@@ -127,30 +103,10 @@ class FitnessSubsystem:
         await asyncio.wait_for(self.fitness.stop(), timeout)
 
     def snapshot(self) -> FitnessSnapshot:
-        trackers = tuple(tracker.status for tracker in self.fitness.trackers.values())
-        uses = {
-            record.driver.name: tuple(
-                TrackerUse(**line)  # type: ignore[arg-type]
-                for line in self.fitness.describe(record.driver)
-            )
-            for record in self._routers
-        }
-        return FitnessSnapshot(trackers, MappingProxyType(uses))
+        return FitnessSnapshot.of(self.fitness, self._routers.drivers)
 
 
 # ---------------------------------------------------------------------- sync groups
-
-
-@dataclass(frozen=True, slots=True)
-class GroupMembership:
-    name: str
-    members: tuple[str, ...]
-    held: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SyncSnapshot:
-    by_router: Mapping[str, GroupMembership]
 
 
 class SyncSubsystem:
@@ -173,25 +129,10 @@ class SyncSubsystem:
         pass
 
     def snapshot(self) -> SyncSnapshot:
-        by_router = {}
-        for record in self._routers:
-            group = self.groups.get(record.instance)
-            if group is not None:
-                view = group.describe(record.driver)
-                members = tuple(str(member) for member in view["members"])  # type: ignore[attr-defined]
-                by_router[record.driver.name] = GroupMembership(
-                    group.name, members, bool(view["held"])
-                )
-        return SyncSnapshot(MappingProxyType(by_router))
+        return SyncSnapshot.of((r.driver, self.groups.get(r.instance)) for r in self._routers)
 
 
 # ---------------------------------------------------------------------- hooks
-
-
-@dataclass(frozen=True, slots=True)
-class HooksSnapshot:
-    counts: Mapping[tuple[str, str, str], int]  # (router, hook key, outcome) -> runs
-    summary: Mapping[str, Any]
 
 
 class HooksSubsystem:
@@ -212,18 +153,10 @@ class HooksSubsystem:
         await self.hooks.stop(timeout)  # the hooks of the last transitions may run this long
 
     def snapshot(self) -> HooksSnapshot:
-        return HooksSnapshot(
-            MappingProxyType(dict(Counter(self.hooks.counts))),
-            MappingProxyType(self.hooks.summary()),
-        )
+        return HooksSnapshot.of(self.hooks)
 
 
 # ---------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True, slots=True)
-class EventsSnapshot:
-    subscribers: int
 
 
 class EventsSubsystem:

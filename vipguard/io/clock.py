@@ -33,3 +33,13 @@ class SteadyWallClock:
         monotonic_ns = time.monotonic_ns()
         wall_ns = self._anchor_wall_ns + monotonic_ns - self._anchor_monotonic_ns
         return Instant(monotonic_ns / 1e9, wall_ns)
+
+
+def monotonic() -> float:
+    """Seconds on the monotonic clock, for parts made without the agent's clock (tests)."""
+    return time.monotonic()
+
+
+def wall() -> float:
+    """Seconds since the epoch on the system clock, for parts made without the agent's clock."""
+    return time.time()
