@@ -32,10 +32,12 @@ from .vmacs import VirtualMacs, VmacError
 
 @dataclass(eq=False, slots=True)
 class RouterRecord:
-    """One running router and what it owns: its plan, driver (egress, virtual MAC, timers),
-    the sockets it listens on, and whether its advert source was assigned when it was made."""
+    """One running router and what it owns or uses: its plan, its port (interface, link state),
+    its driver (egress, virtual MAC, timers, authentication sequence), the sockets it listens
+    on, and whether its advert source was assigned when it was made."""
 
     plan: RouterPlan
+    port: Port
     driver: RouterDriver
     listeners: tuple[SocketPort, ...]
     source_present: bool
@@ -106,7 +108,7 @@ class Routers:
             suppression=self.suppression,
         )
         present = await self._source_present(plan, port.link, source)
-        record = RouterRecord(plan, driver, listeners, present)
+        record = RouterRecord(plan, port, driver, listeners, present)
         self.records[plan.key] = record
         self._ports.listen(listeners, instance.vrid, driver)
         return record
@@ -154,8 +156,8 @@ class Routers:
     # ------------------------------------------------------------------ running
 
     def start(self, record: RouterRecord) -> None:
-        port = self._ports.by_name[record.plan.instance.interface]
-        record.driver.start(link_up=port.link.up, source_present=record.source_present)
+        link_up = record.port.link.up
+        record.driver.start(link_up=link_up, source_present=record.source_present)
 
     async def remove(self, record: RouterRecord) -> None:
         """Stop one router gracefully (priority 0, VIPs released) and close what it owns."""

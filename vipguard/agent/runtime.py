@@ -133,10 +133,6 @@ class Agent:
     def drivers(self) -> list[RouterDriver]:
         return self.routers.drivers
 
-    @property
-    def unknown_vrid(self) -> int:
-        return self.ports.unknown_vrid
-
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> int:
