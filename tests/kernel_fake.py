@@ -257,6 +257,24 @@ class FakeKernel:
             await asyncio.sleep(0.01)
 
 
+def instance(
+    name: str,
+    vrid: int,
+    *lines: str,
+    vips: str = '"192.0.2.100/24"',
+    interface: str = "eth0",
+) -> str:
+    """One ``[[instance]]`` table, with ``lines`` added (``"priority = 255"``)."""
+    extra = "".join(f"{line}\n" for line in lines)
+    return (
+        f'[[instance]]\nname = "{name}"\ninterface = "{interface}"\nvrid = {vrid}\n'
+        f"vips = [{vips}]\n{extra}"
+    )
+
+
+OWNER = instance("web", 51, "priority = 255")  # master at once: its first advert at start
+
+
 def write_config(directory: Path, instances: str) -> Config:
     """A configuration file in ``directory`` (control socket and state there, no metrics)
     holding ``instances``, loaded as the agent would."""

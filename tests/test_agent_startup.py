@@ -8,21 +8,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from kernel_fake import FakeKernel, running, write_config
+from kernel_fake import OWNER, FakeKernel, instance, running, write_config
 
 from vipguard.agent.runtime import Agent
 from vipguard.config import Config
 
-OWNER = """
-[[instance]]
-name = "web"
-interface = "eth0"
-vrid = 51
-priority = 255
-vips = ["192.0.2.100/24"]
-"""
-
-BACKUP = OWNER.replace("priority = 255", "priority = 100")
+BACKUP = instance("web", 51, "priority = 100")
 
 
 def test_a_stale_vip_goes_before_the_first_advert_and_the_socket_is_read_before(
@@ -67,7 +58,7 @@ def refused(config: Config, kernel: FakeKernel) -> int:
 def test_a_missing_interface_refuses_the_start_before_any_vip_is_touched(tmp_path: Path) -> None:
     kernel = FakeKernel()
     kernel.netlink.add_link("eth0", "192.0.2.11/24", "192.0.2.100/24")
-    other = OWNER.replace('"web"', '"api"').replace("eth0", "eth9").replace("51", "52")
+    other = instance("api", 52, vips='"192.0.2.101/24"', interface="eth9")
     assert refused(write_config(tmp_path, OWNER + other), kernel) == 1
     assert kernel.netlink.holds("eth0", "192.0.2.100/24")  # left for the next, fixed, start
     assert "remove_address" not in kernel.kinds()

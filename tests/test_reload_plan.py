@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from kernel_fake import FakeKernel, running, write_config
+from kernel_fake import OWNER, FakeKernel, instance, running, write_config
 
 from vipguard.agent.plan import (
     AddRouter,
@@ -29,14 +29,6 @@ from vipguard.config import Config, parse
 def config(*instances: str, agent: str = "") -> Config:
     text = agent + "".join(textwrap.dedent(instance) for instance in instances)
     return parse(text)
-
-
-def instance(name: str, vrid: int, *lines: str, vips: str = '"192.0.2.100/24"') -> str:
-    extra = "".join(f"{line}\n" for line in lines)
-    return (
-        f'[[instance]]\nname = "{name}"\ninterface = "eth0"\nvrid = {vrid}\n'
-        f"vips = [{vips}]\n{extra}"
-    )
 
 
 def reload(old: Config, new: Config) -> ReloadPlan:
@@ -111,23 +103,6 @@ def test_changed_agent_settings_are_reported_as_ignored() -> None:
 # ---------------------------------------------------------------------- validate, prepare, apply
 
 
-OWNER = """
-[[instance]]
-name = "web"
-interface = "eth0"
-vrid = 51
-priority = 255
-vips = ["192.0.2.100/24"]
-"""
-API = """
-[[instance]]
-name = "api"
-interface = "eth0"
-vrid = 52
-vips = ["192.0.2.101/24"]
-"""
-
-
 async def reload_to(agent: Agent, directory: Path, instances: str) -> dict[str, Any]:
     write_config(directory, instances)
     return await agent.reload({})
@@ -138,7 +113,7 @@ def test_a_reload_whose_prepare_fails_changes_nothing_and_says_why(tmp_path: Pat
     kernel.netlink.add_link("eth0", "192.0.2.11/24")
     kernel.netlink.add_link("eth1")  # no IPv4 address: no advert source
     agent = Agent(write_config(tmp_path, OWNER), kernel.adapters())
-    missing = API.replace("eth0", "eth9")
+    missing = instance("api", 52, vips='"192.0.2.101/24"', interface="eth9")
     moved = OWNER.replace("eth0", "eth1")
 
     async def scenario() -> None:

@@ -10,7 +10,7 @@ import re
 import threading
 from pathlib import Path
 
-from kernel_fake import FakeKernel, running, write_config
+from kernel_fake import OWNER, FakeKernel, instance, running, write_config
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
@@ -21,21 +21,7 @@ from vipguard.agent.snapshot import AgentSnapshot
 from vipguard.agent.status import answer
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTANCES = """
-[[instance]]
-name = "web"
-interface = "eth0"
-vrid = 51
-priority = 255
-vips = ["192.0.2.100/24"]
-
-[[instance]]
-name = "api"
-interface = "eth0"
-vrid = 52
-priority = 90
-vips = ["192.0.2.101/24"]
-"""
+INSTANCES = OWNER + instance("api", 52, "priority = 90", vips='"192.0.2.101/24"')
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
