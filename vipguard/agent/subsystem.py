@@ -92,7 +92,7 @@ class FitnessSubsystem:
         self.fitness, self._routers, self._netlink = fitness, routers, netlink
 
     async def start(self, config: Config) -> None:
-        await self.reload(config)  # no router yet: the trackers start and give first results
+        pass  # the trackers start with their users, once the routers are made (reload)
 
     async def reload(self, config: Config) -> None:
         refs = group_refs(config)
