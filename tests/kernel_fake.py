@@ -115,13 +115,22 @@ class FakeWatcher(_Readable):
     def __init__(self) -> None:
         super().__init__()
         self.queued: list[KernelEvent] = []
+        self._overflowed = False
 
     def push(self, *events: KernelEvent) -> None:
         self.queued += events
         self.wake()
 
+    def overflow(self) -> None:
+        """The kernel's queue overflowed: what was queued is lost, the next read says so."""
+        self.queued, self._overflowed = [], True
+        self.wake()
+
     def read(self) -> list[KernelEvent] | None:
         self.drain()
+        if self._overflowed:
+            self._overflowed = False
+            return None
         events, self.queued = self.queued, []
         return events
 

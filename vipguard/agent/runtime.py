@@ -12,12 +12,11 @@ import dataclasses
 import logging
 import os
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
 from typing import Any, assert_never
 
 from ..config import Config, ConfigError, InstanceConfig, load
 from ..io.clock import Clock, SteadyWallClock
-from ..io.netlink import AddressChange, InterfaceMissing, LinkChange
+from ..io.netlink import InterfaceMissing
 from ..io.scheduling import keep_gc_off_the_protocol_path, make_realtime
 from ..proto.addresses import IPAddress
 from ..proto.effects import StateChanged
@@ -29,6 +28,7 @@ from .fitness import Fitness
 from .health import TrackerStatus
 from .hooks import HookRunner
 from .kernel import Kernel, WatcherPort
+from .links import LinkEvents
 from .maintenance import Maintenance, MaintenanceStore
 from .metrics import MetricsSubsystem
 from .neighbours import close_suppression
@@ -104,18 +104,19 @@ class Agent:
         self.snapshots = SnapshotBoard(self.snapshot)
         self._started_at = self.clock.now().monotonic
         self.sync = SyncSubsystem(self.routers)
-        self._maintenance = MaintenanceSubsystem(self.in_maintenance, self.routers)
-        self._fitness = FitnessSubsystem(self.fitness, self.routers, self.netlink)
-        self._hooks = HooksSubsystem(self.hooks)
-        self._events = EventsSubsystem(self.events)
+        self._links = LinkEvents(self.netlink, self.ports, self.routers, self.fitness, self._spawn)
+        self._maintenance_subsystem = MaintenanceSubsystem(self.in_maintenance, self.routers)
+        self._fitness_subsystem = FitnessSubsystem(self.fitness, self.routers, self.netlink)
+        self._hooks_subsystem = HooksSubsystem(self.hooks)
+        self._events_subsystem = EventsSubsystem(self.events)
         # Started in this order (maintenance first: an unreadable file refuses the start-up
         # before any interface is touched), stopped in this order after the routers.
         self.subsystems: list[Subsystem[object]] = [
-            self._maintenance,
-            self._fitness,
+            self._maintenance_subsystem,
+            self._fitness_subsystem,
             self.sync,
-            self._hooks,
-            self._events,
+            self._hooks_subsystem,
+            self._events_subsystem,
             MetricsSubsystem(self.snapshots),  # last: its shutdown waits up to half a second
         ]
         self.control = ControlServer(
@@ -272,8 +273,8 @@ class Agent:
     # ------------------------------------------------------------------ set-up
 
     async def _set_up(self) -> None:
-        """Subsystems first (trackers give their first results), then every router of the
-        configuration as a reload from nothing would add it, none started yet."""
+        """Subsystems first, then every router of the configuration as a reload from nothing
+        would add it (the subsystems adopting them), none started yet."""
         self._watcher = self.kernel.open_watcher()  # no link change missed from here on
         self.snapshots.publish()  # the first, before /metrics may be asked for one
         for subsystem in self.subsystems:
@@ -380,7 +381,7 @@ class Agent:
         self.ports.watch()
         assert self._watcher is not None  # opened by _set_up
         loop = asyncio.get_running_loop()
-        loop.add_reader(self._watcher.fileno(), self._kernel_readable, self._watcher)
+        loop.add_reader(self._watcher.fileno(), self._links.readable, self._watcher)
         jobs = [(self._save_sequences(), "sequences")]
         if self.notifier.watchdog_interval:
             jobs.append((self._feed_watchdog(self.notifier.watchdog_interval), "watchdog"))
@@ -391,48 +392,6 @@ class Agent:
         task = asyncio.create_task(job, name=name)
         task.add_done_callback(_report_failure)
         self._tasks.append(task)
-
-    def _kernel_readable(self, watcher: WatcherPort) -> None:
-        events = watcher.read()
-        if events is None:  # the kernel dropped messages: ask for every link again
-            self._spawn(self._resync_links(), "link-resync")
-            return
-        by_index = {port.link.index: port for port in self.ports.by_name.values()}
-        for event in events:
-            if logs.debugging():
-                logs.debug("kernel_event", kind=type(event).__name__, **dataclasses.asdict(event))
-            if isinstance(event, LinkChange):
-                port = by_index.get(event.index)
-                if port is not None:
-                    self._link_changed(port, event.up)
-                self.fitness.on_link(event.name, event.up)
-            elif isinstance(event, AddressChange):
-                for driver in self.drivers:
-                    driver.on_address(event.index, event.address, event.added)
-
-    async def _resync_links(self) -> None:
-        """After the kernel dropped events: read links and addresses again and feed what
-        changed, so a missed source address or a VIP removed meanwhile is not missed for good."""
-        for port in list(self.ports.by_name.values()):
-            link = await self.netlink.link(port.link.name)
-            self._link_changed(port, link.up)
-        await self.fitness.follow_links(self.netlink)
-        for driver in self.drivers:
-            egress, source = driver.egress, driver.router.config.source
-            present = {a.interface.ip for a in await self.netlink.addresses(egress.interface_index)}
-            driver.on_address(egress.interface_index, source, added=source in present)
-            holding = {a.interface.ip for a in await self.netlink.addresses(egress.vip_index)}
-            for vip in [vip for vip in driver.bound if vip.ip not in holding]:
-                driver.on_address(egress.vip_index, vip.ip, added=False)
-
-    def _link_changed(self, port: Port, up: bool) -> None:
-        if port.link.up == up:
-            return
-        logs.event("link_changed", interface=port.link.name, up=up)
-        port.link = replace(port.link, up=up)
-        for driver in self.drivers:
-            if driver.egress.interface == port.link.name:
-                driver.on_link(up)
 
     async def _feed_watchdog(self, interval: float) -> None:
         """Pinged from the event loop itself: if the loop stalls, systemd restarts the agent."""
@@ -575,11 +534,11 @@ class Agent:
             started_at=self._started_at,
             unknown_vrid=self.ports.unknown_vrid,
             routers=tuple(RouterSnapshot.of(r.driver, r.plan.instance) for r in self.routers),
-            fitness=self._fitness.snapshot(),
+            fitness=self._fitness_subsystem.snapshot(),
             sync=self.sync.snapshot(),
-            hooks=self._hooks.snapshot(),
-            events=self._events.snapshot(),
-            maintenance=self._maintenance.snapshot(),
+            hooks=self._hooks_subsystem.snapshot(),
+            events=self._events_subsystem.snapshot(),
+            maintenance=self._maintenance_subsystem.snapshot(),
         )
 
 
