@@ -119,7 +119,7 @@ class SyncSubsystem:
         self.groups: dict[str, SyncGroup] = {}  # by instance name
 
     async def start(self, config: Config) -> None:
-        await self.reload(config)
+        pass  # the groups are built of their members, once the routers are made (reload)
 
     async def reload(self, config: Config) -> None:
         instance_of = {record.driver: record.instance for record in self._routers}
