@@ -1,7 +1,8 @@
-"""The Prometheus collector: names, labels and values read from the agent at scrape time.
+"""The Prometheus collector: names, labels and values rendered from an agent snapshot.
 
 The agent here is assembled from real parts where they matter: routers, the fitness wiring with
-trackers that have really checked (or not yet), and a hook runner that has really run scripts."""
+trackers that have really checked (or not yet), and a hook runner that has really run scripts;
+each scrape renders a snapshot of them taken as the agent takes its own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 from collections import Counter
 from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 
 import pytest
 from prometheus_client import generate_latest
@@ -23,6 +24,15 @@ from vipguard.agent.fitness import Fitness
 from vipguard.agent.health import Tracker
 from vipguard.agent.hooks import HookRunner
 from vipguard.agent.metrics import AgentCollector
+from vipguard.agent.snapshot import (
+    AgentSnapshot,
+    EventsSnapshot,
+    FitnessSnapshot,
+    HooksSnapshot,
+    MaintenanceSnapshot,
+    RouterSnapshot,
+    SyncSnapshot,
+)
 from vipguard.config import (
     FileCheck,
     InterfaceCheck,
@@ -47,7 +57,9 @@ class FakeDriver:
         vip = IPv4Interface(f"192.0.2.{vrid}/24")
         config = RouterConfig(vrid, priority, (vip,), IPv4Address("192.0.2.11"))
         self.name, self.family, self.last_failover = name, 4, failover
-        self.egress = SimpleNamespace(interface="eth0")
+        self.egress = SimpleNamespace(interface="eth0", vmac=None)
+        self.bound: set[IPv4Interface] = set()
+        self.last_transition = None
         self.router = VirtualRouter(config)
         self.router.start(START)
         self.counters = Counters()
@@ -148,10 +160,31 @@ def fake_agent(tmp_path: Path, failover: float | None = 0.3125) -> SimpleNamespa
     )
 
 
-def scrape(agent: SimpleNamespace) -> str:
+def snapshot_of(agent: SimpleNamespace) -> AgentSnapshot:
+    """As Agent.snapshot takes it, from the fake agent's parts."""
+    return AgentSnapshot(
+        pid=1,
+        config="vipguard.toml",
+        taken_at=LATER.monotonic,
+        started_at=START.monotonic,
+        unknown_vrid=0,
+        routers=tuple(RouterSnapshot.of(d, agent.instance_config(d)) for d in agent.drivers),
+        fitness=FitnessSnapshot.of(agent.fitness, agent.drivers),
+        sync=SyncSnapshot(MappingProxyType({})),
+        hooks=HooksSnapshot.of(agent.hooks),
+        events=EventsSnapshot(0),
+        maintenance=MaintenanceSnapshot(frozenset()),
+    )
+
+
+def render(snapshot: AgentSnapshot) -> str:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AgentCollector(agent))  # type: ignore[arg-type]
+    registry.register(AgentCollector(lambda: snapshot))
     return generate_latest(registry).decode()
+
+
+def scrape(agent: SimpleNamespace) -> str:
+    return render(snapshot_of(agent))
 
 
 def samples(text: str) -> Samples:
@@ -280,19 +313,32 @@ def test_an_instance_that_never_took_over_reports_no_failover_time(
     assert math.isnan(float(line.rsplit(" ", 1)[1]))
 
 
-def test_a_scrape_during_a_reload_skips_the_trackers_being_replaced(
-    agent: SimpleNamespace, got: Samples, monkeypatch: pytest.MonkeyPatch
+def test_a_scrape_renders_the_snapshot_it_was_given_not_the_live_agent(
+    agent: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def replacing(driver: object) -> list[dict[str, object]]:
-        raise KeyError("drain")  # describe() met a tracker configure() had just removed
+    taken = snapshot_of(agent)
+    web = agent.drivers[0]
+    monkeypatch.setattr(web.counters, "adverts_out", 99)  # the loop goes on after the snapshot
+    monkeypatch.setitem(web.counters.rejected, "bad_ttl", 40)
+    monkeypatch.setattr(web.router, "maintenance", True)
+    monkeypatch.setattr(agent.fitness, "describe", lambda driver: [])  # trackers replaced
+    then = samples(render(taken))
+    labels = instance("web", 51)
+    assert value(then, "vipguard_instance_adverts_sent_total", **labels) == 3
+    assert value(then, "vipguard_instance_adverts_rejected_total", **labels, reason="bad_ttl") == 2
+    assert value(then, "vipguard_instance_maintenance", **labels) == 0
+    row = {**labels, "tracker": "uplink"}
+    assert value(then, "vipguard_instance_tracker_contribution", **row) == -50
+    now = samples(scrape(agent))
+    assert value(now, "vipguard_instance_adverts_sent_total", **labels) == 99
+    assert not [k for k in now if k[0].startswith("vipguard_instance_tracker_")]
 
-    monkeypatch.setattr(agent.fitness, "describe", replacing)
-    during = samples(scrape(agent))
-    assert not [k for k in during if k[0].startswith("vipguard_instance_tracker_")]
-    assert value(during, "vipguard_tracker_up", tracker="drain", kind="file") == 1
-    assert {k for k in during if k[0] == "vipguard_instance_state"} == {
-        k for k in got if k[0] == "vipguard_instance_state"
-    }
+
+def test_before_the_first_snapshot_a_scrape_says_only_that_the_agent_is_up() -> None:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AgentCollector(lambda: None))
+    got = samples(generate_latest(registry).decode())
+    assert got == {("vipguard_up", frozenset()): 1}
 
 
 @pytest.mark.parametrize("example", ["alerts.yml", "grafana-dashboard.json"])

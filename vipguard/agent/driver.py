@@ -19,11 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
-from ..io.announce import Announcer
-from ..io.clock import SteadyWallClock
-from ..io.netlink import Netlink
+from ..io.clock import Clock
 from ..io.nftables import NeighbourSuppression, NftablesError
-from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPAddress, IPInterface
 from ..proto.effects import (
     Announce,
@@ -42,6 +39,7 @@ from ..proto.packet import ReceivedPacket
 from ..proto.router import RouterConfig, VirtualRouter
 from . import logs
 from .changes import Changes
+from .kernel import AnnouncerPort, NetlinkPort, SocketPort
 
 WARNING_PERIOD = 10.0
 NETLINK_TIMEOUT = 2.0
@@ -89,10 +87,10 @@ class Egress:
     interface: str
     interface_index: int
     vip_index: int
-    sender: VrrpSocket
-    announcer: Announcer
+    sender: SocketPort
+    announcer: AnnouncerPort
     vmac: str | None = None
-    parent_sender: VrrpSocket | None = None
+    parent_sender: SocketPort | None = None
 
 
 class RouterDriver:
@@ -102,8 +100,8 @@ class RouterDriver:
         name: str,
         router: VirtualRouter,
         egress: Egress,
-        netlink: Netlink,
-        clock: SteadyWallClock,
+        netlink: NetlinkPort,
+        clock: Clock,
         labels: dict[IPInterface, str | None],
         announce: AnnouncePolicy,
         on_failure: Callable[[BaseException], None] = lambda error: None,
@@ -132,7 +130,7 @@ class RouterDriver:
         self._warnings = logs.RateLimiter(WARNING_PERIOD)
         self._vmac_up = False  # the virtual-MAC macvlan (created down), if there is one
 
-    def hears(self, sock: VrrpSocket) -> bool:
+    def hears(self, sock: SocketPort) -> bool:
         """Whether an advert read from ``sock`` is for this router now. A virtual-MAC router
         listens for multicast adverts on its macvlan and on the parent: while the macvlan is up
         it gets a copy of every one the parent gets, plus alone those sent from its virtual MAC;

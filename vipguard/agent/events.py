@@ -11,11 +11,11 @@ in a ring so that a new subscriber can start with the recent past.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ..io.clock import wall
 from .control import Handler, Stream
 
 BACKLOG = 256
@@ -95,7 +95,7 @@ class EventBus:
         self,
         backlog: int = BACKLOG,
         queue_limit: int = QUEUE_LIMIT,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = wall,
     ) -> None:
         self._recent: deque[Event] = deque(maxlen=backlog)
         self._queue_limit = queue_limit

@@ -19,11 +19,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..config import Config, InterfaceCheck, TrackerConfig, TrackRef
-from ..io.netlink import InterfaceMissing, Netlink
+from ..io.clock import monotonic
+from ..io.netlink import InterfaceMissing
 from . import logs
 from .changes import Changes
 from .driver import RouterDriver
 from .health import Tracker, TrackerStatus, contribution
+from .kernel import NetlinkPort
 
 PREFIX = "tracker:"
 
@@ -35,7 +37,12 @@ class Use:
 
 
 class Fitness:
-    def __init__(self, on_change: Callable[[TrackerStatus], None] = lambda status: None) -> None:
+    def __init__(
+        self,
+        on_change: Callable[[TrackerStatus], None] = lambda status: None,
+        clock: Callable[[], float] = monotonic,
+    ) -> None:
+        self._clock = clock  # monotonic seconds: the trackers' ``since`` and latencies
         self.trackers: dict[str, Tracker] = {}
         self._configs: dict[str, TrackerConfig] = {}
         self._uses: dict[str, list[Use]] = {}
@@ -76,13 +83,16 @@ class Fitness:
                 self._apply(tracker.status)
 
     def _create(self, config: TrackerConfig) -> Tracker:
-        tracker = Tracker(config, self._changed)
+        tracker = Tracker(config, self._changed, self._clock)
         self.trackers[config.name] = tracker
         self._configs[config.name] = config
         return tracker
 
     async def adopt(
-        self, config: Config, refs: Mapping[RouterDriver, tuple[TrackRef, ...]], netlink: Netlink
+        self,
+        config: Config,
+        refs: Mapping[RouterDriver, tuple[TrackRef, ...]],
+        netlink: NetlinkPort,
     ) -> None:
         """:meth:`configure`, then stop the stale trackers, start the new ones and wait for
         their first results (bounded): routers start, or go on, knowing their fitness."""
@@ -101,7 +111,7 @@ class Fitness:
             )
         self.apply_pending()
 
-    async def follow_links(self, netlink: Netlink) -> None:
+    async def follow_links(self, netlink: NetlinkPort) -> None:
         """Interface trackers follow kernel link events by name (an interface made anew is
         followed too); read each link's state now."""
         self._links = {}

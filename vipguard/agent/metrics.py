@@ -1,31 +1,28 @@
 """Prometheus metrics on `[agent] metrics` (default 127.0.0.1:9650, `/metrics`).
 
-Values are read from the drivers when a scrape arrives, in the HTTP server's own thread: a scrape
-only reads counters and never waits for, or on, the event loop. The loop may change a dict while
-a scrape reads it (a reload, a new hook outcome), so every dict is copied with ``list()`` (one
-step under the GIL) before it is walked.
+A scrape, in the HTTP server's own thread, renders one agent snapshot (agent/snapshot.py), the
+same `vipguard status` renders: it asks the event loop for a fresh one and waits at most
+SNAPSHOT_WAIT for it, else renders the latest published. It never reads a live agent object.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
-import time
 from collections import Counter
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Iterator
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from .. import __version__
+from ..config import Config
 from ..proto.effects import State
-
-if TYPE_CHECKING:
-    from wsgiref.simple_server import WSGIServer
-
-    from .driver import RouterDriver
-    from .runtime import Agent
+from . import logs
+from .snapshot import AgentSnapshot, RouterSnapshot, SnapshotBoard
 
 # "name", not "instance": Prometheus gives every target an "instance" label of its own.
 LABELS = ["name", "interface", "family", "vrid"]
@@ -34,56 +31,62 @@ HOOK_LABELS = ["name", "hook"]
 # Exported at 0 before they first happen, so increase() and rate() see the first one.
 CHECK_OUTCOMES = ("ok", "failed", "timeout", "error")
 HOOK_OUTCOMES = ("ok", "failed", "timeout", "error", "dropped")
+SNAPSHOT_WAIT = 0.5  # a scrape waits this long for the event loop's fresh snapshot
 
 
 class AgentCollector(Collector):
-    def __init__(self, agent: Agent) -> None:
-        self.agent = agent
-        self.started = time.monotonic()
+    """Renders the snapshot ``source`` gives (None: the agent has not published one yet)."""
+
+    def __init__(self, source: Callable[[], AgentSnapshot | None]) -> None:
+        self.source = source
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._agent()
-        yield from self._instances()
-        yield from self._instance_modes()
-        yield from self._trackers()
-        yield from self._instance_trackers()
-        yield from self._hooks()
+        snapshot = self.source()
+        if snapshot is None:
+            yield GaugeMetricFamily("vipguard_up", "1 while the agent runs", value=1)
+            return
+        yield from self._agent(snapshot)
+        yield from self._instances(snapshot)
+        yield from self._instance_modes(snapshot)
+        yield from self._trackers(snapshot)
+        yield from self._instance_trackers(snapshot)
+        yield from self._hooks(snapshot)
 
-    def _agent(self) -> Iterator[Metric]:
+    def _agent(self, snapshot: AgentSnapshot) -> Iterator[Metric]:
         yield GaugeMetricFamily("vipguard_up", "1 while the agent runs", value=1)
         yield GaugeMetricFamily(
             "vipguard_uptime_seconds",
             "Seconds since the agent started",
-            value=time.monotonic() - self.started,
+            value=snapshot.taken_at - snapshot.started_at,
         )
         info = GaugeMetricFamily("vipguard_build_info", "Version", labels=["version"])
         info.add_metric([__version__], 1)
         yield info
 
-    def _instances(self) -> Iterator[Metric]:
+    def _instances(self, snapshot: AgentSnapshot) -> Iterator[Metric]:
         families = _families()
-        now = time.monotonic()
-        for driver in list(self.agent.drivers):
-            router, counters = driver.router, driver.counters
-            labels = _labels(driver)
+        now = snapshot.taken_at
+        for router in snapshot.routers:
+            counters = router.counters
+            labels = _labels(router)
             for state in State:
                 families["state"].add_metric([*labels, state.value], router.state is state)
-            families["base"].add_metric(labels, router.config.priority)
-            families["effective"].add_metric(labels, router.priority)
-            for (old, new, reason), count in list(counters.transitions_by.items()):
+            families["base"].add_metric(labels, router.base_priority)
+            families["effective"].add_metric(labels, router.effective_priority)
+            for (old, new, reason), count in counters.transitions_by.items():
                 families["transitions"].add_metric([*labels, old, new, reason], count)
             families["sent"].add_metric(labels, counters.adverts_out)
             families["received"].add_metric(labels, counters.adverts_in)
-            for reason, count in list(counters.rejected.items()):
+            for reason, count in counters.rejected.items():
                 families["rejected"].add_metric([*labels, reason], count)
             families["announcements"].add_metric(labels, counters.announcements)
             families["mdi"].add_metric(labels, router.master_down_interval)
             families["since"].add_metric(labels, now - router.state_since)
-            failover = driver.last_failover
+            failover = router.last_failover
             families["failover"].add_metric(labels, math.nan if failover is None else failover)
         yield from families.values()
 
-    def _instance_modes(self) -> Iterator[Metric]:
+    def _instance_modes(self, snapshot: AgentSnapshot) -> Iterator[Metric]:
         prefix = "vipguard_instance_"
         maintenance = GaugeMetricFamily(
             f"{prefix}maintenance", "1 while the instance is in maintenance", labels=LABELS
@@ -93,14 +96,14 @@ class AgentCollector(Collector):
             "1 while the instance holds its VIPs only until a peer has taken them over",
             labels=LABELS,
         )
-        for driver in list(self.agent.drivers):
-            router, labels = driver.router, _labels(driver)
+        for router in snapshot.routers:
+            labels = _labels(router)
             maintenance.add_metric(labels, 1 if router.maintenance else 0)
             handover.add_metric(labels, 0 if router.handover is None else 1)
         yield maintenance
         yield handover
 
-    def _trackers(self) -> Iterator[Metric]:
+    def _trackers(self, snapshot: AgentSnapshot) -> Iterator[Metric]:
         prefix = "vipguard_tracker_"
         up = GaugeMetricFamily(
             f"{prefix}up",
@@ -118,8 +121,7 @@ class AgentCollector(Collector):
         value = GaugeMetricFamily(
             f"{prefix}value", "A file tracker's number (NaN while down)", labels=TRACKER_LABELS
         )
-        for tracker in list(self.agent.fitness.trackers.values()):
-            status = tracker.status  # one frozen snapshot: its fields agree with each other
+        for status in snapshot.fitness.trackers:
             labels = [status.name, status.kind]
             up.add_metric(labels, 1 if status.up else 0)
             last = status.last_latency
@@ -131,7 +133,7 @@ class AgentCollector(Collector):
                 value.add_metric(labels, math.nan if number is None else number)
         yield from (up, latency, checks, value)
 
-    def _instance_trackers(self) -> Iterator[Metric]:
+    def _instance_trackers(self, snapshot: AgentSnapshot) -> Iterator[Metric]:
         prefix, labels = "vipguard_instance_tracker_", [*LABELS, "tracker"]
         contribution = GaugeMetricFamily(
             f"{prefix}contribution", "What the tracker adds to the priority", labels=labels
@@ -139,20 +141,15 @@ class AgentCollector(Collector):
         fault = GaugeMetricFamily(
             f"{prefix}fault", "1 while the tracker puts the instance in Fault", labels=labels
         )
-        fitness = self.agent.fitness
-        for driver in list(self.agent.drivers):
-            try:
-                uses = fitness.describe(driver)
-            except (KeyError, RuntimeError):  # a reload is replacing the trackers right now
-                continue
-            for use in uses:
-                row = [*_labels(driver), str(use["name"])]
-                contribution.add_metric(row, cast(int, use["contribution"]))
-                fault.add_metric(row, 1 if use["fault"] else 0)
+        for router in snapshot.routers:
+            for use in snapshot.fitness.uses.get(router.name, ()):
+                row = [*_labels(router), use.name]
+                contribution.add_metric(row, use.contribution)
+                fault.add_metric(row, 1 if use.fault else 0)
         yield contribution
         yield fault
 
-    def _hooks(self) -> Iterator[Metric]:
+    def _hooks(self, snapshot: AgentSnapshot) -> Iterator[Metric]:
         runs = CounterMetricFamily(
             "vipguard_hook_runs", "Notify hook runs by outcome", labels=[*HOOK_LABELS, "outcome"]
         )
@@ -162,9 +159,9 @@ class AgentCollector(Collector):
             labels=HOOK_LABELS,
         )
         by_hook: dict[tuple[str, str], Counter[str]] = {
-            hook: Counter() for hook in self._configured_hooks()
+            hook: Counter() for hook in self._configured_hooks(snapshot)
         }
-        for (name, hook, outcome), count in list(self.agent.hooks.counts.items()):
+        for (name, hook, outcome), count in snapshot.hooks.counts.items():
             by_hook.setdefault((name, hook), Counter())[outcome] += count
         for (name, hook), outcomes in sorted(by_hook.items()):
             for outcome, count in _with_zeros(outcomes, HOOK_OUTCOMES):
@@ -174,19 +171,13 @@ class AgentCollector(Collector):
         yield runs
         yield failures
 
-    def _configured_hooks(self) -> set[tuple[str, str]]:
+    def _configured_hooks(self, snapshot: AgentSnapshot) -> set[tuple[str, str]]:
         """(router name, hook key) of every configured hook, counted or not yet."""
-        hooks: set[tuple[str, str]] = set()
-        for driver in list(self.agent.drivers):
-            notify = self.agent.instance_config(driver).notify
-            if notify is not None:
-                hooks.update((driver.name, key) for key, _ in notify.commands)
-        return hooks
+        return {(router.name, key) for router in snapshot.routers for key in router.hooks}
 
 
-def _labels(driver: RouterDriver) -> list[str]:
-    vrid = driver.router.config.vrid
-    return [driver.name, driver.egress.interface, f"ipv{driver.family}", str(vrid)]
+def _labels(router: RouterSnapshot) -> list[str]:
+    return [router.name, router.interface, f"ipv{router.family}", str(router.vrid)]
 
 
 def _with_zeros(counts: Counter[str], known: tuple[str, ...]) -> list[tuple[str, int]]:
@@ -228,8 +219,48 @@ def _families() -> dict[str, GaugeMetricFamily | CounterMetricFamily]:
     }
 
 
-def serve(agent: Agent, host: str, port: int) -> WSGIServer:
+def serve(board: SnapshotBoard, host: str, port: int) -> WSGIServer:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AgentCollector(agent))
+    registry.register(AgentCollector(lambda: board.fresh(SNAPSHOT_WAIT)))
     server, _thread = start_http_server(port, addr=host, registry=registry)
     return server
+
+
+class MetricsSubsystem:
+    """The `/metrics` endpoint: started with the agent's settings (a reload does not move it),
+    stopped last; monitoring never keeps the VIPs from being served."""
+
+    name = "metrics"
+
+    def __init__(self, board: SnapshotBoard) -> None:
+        self._board = board
+        self._server: WSGIServer | None = None
+
+    async def start(self, config: Config) -> None:
+        address = config.agent.metrics
+        if address is None:
+            return
+        try:
+            self._server = serve(self._board, *address)
+        except OSError as error:
+            logs.event(
+                "metrics_unavailable",
+                logging.WARNING,
+                address=f"{address[0]}:{address[1]}",
+                error=error.strerror,
+            )
+
+    async def reload(self, config: Config) -> None:
+        pass  # [agent] settings take effect at the next restart
+
+    async def stop(self, timeout: float) -> None:
+        if self._server is not None:  # its shutdown waits up to half a second
+            await asyncio.wait_for(asyncio.to_thread(self._server.shutdown), timeout)
+            self._server.server_close()
+
+    def snapshot(self) -> str | None:
+        """Where it serves, if it does."""
+        if self._server is None:
+            return None
+        host, port = self._server.server_address[:2]
+        return f"{host!s}:{port}"

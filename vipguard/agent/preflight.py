@@ -6,23 +6,35 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ..config import Config
 from ..io.privileges import can_administer_network, can_open_raw_sockets
+
+
+class StartupError(RuntimeError):
+    """The agent cannot start (or a reload cannot be applied); the message names the cause and
+    the fix."""
+
 
 GRANT = (
     "run as root or grant it (the shipped unit does: AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW)"
 )
 
 
-def problems(config: Config) -> list[str]:
-    """Everything that would make the start-up fail midway; empty when it can go ahead."""
+def problems(
+    config: Config,
+    raw_sockets: Callable[[], bool] = can_open_raw_sockets,
+    network_admin: Callable[[], bool] = can_administer_network,
+) -> list[str]:
+    """Everything that would make the start-up fail midway; empty when it can go ahead (the
+    privileges as the ``raw_sockets`` and ``network_admin`` probes find them)."""
     interfaces = ", ".join(sorted({instance.interface for instance in config.instances}))
     found = []
-    if not can_open_raw_sockets():
+    if not raw_sockets():
         found.append(f"opening the VRRP socket on {interfaces} needs CAP_NET_RAW: {GRANT}")
-    if not can_administer_network():
+    if not network_admin():
         found.append(f"adding and removing the VIPs on {interfaces} needs CAP_NET_ADMIN: {GRANT}")
     state = _unwritable(config.agent.state_dir)
     if state is not None:

@@ -8,115 +8,117 @@ never answers for a VIP it does not own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import errno
 import logging
 import os
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any
-from wsgiref.simple_server import WSGIServer
+from collections.abc import Callable, Coroutine
+from typing import Any, assert_never
 
 from ..config import Config, ConfigError, InstanceConfig, load
-from ..io.announce import Announcer
-from ..io.clock import SteadyWallClock
-from ..io.netlink import (
-    AddressChange,
-    InterfaceMissing,
-    KernelWatcher,
-    Link,
-    LinkChange,
-    Netlink,
-)
-from ..io.nftables import NeighbourSuppression
+from ..io.clock import Clock, SteadyWallClock
+from ..io.netlink import InterfaceMissing
 from ..io.scheduling import keep_gc_off_the_protocol_path, make_realtime
-from ..io.systemd import Notifier
-from ..io.vrrp_socket import VrrpSocket
-from ..proto.addresses import IPAddress, IPInterface, vrrp_group
+from ..proto.addresses import IPAddress
 from ..proto.effects import StateChanged
-from ..proto.router import VirtualRouter
-from . import logs, preflight, signals, sync
+from . import logs, preflight, signals
 from .control import ControlServer, ControlSocketBusy
-from .driver import AnnouncePolicy, Egress, RouterDriver
+from .driver import RouterDriver
 from .events import EventBus, events_handler
-from .fitness import Fitness, group_refs
+from .fitness import Fitness
 from .health import TrackerStatus
 from .hooks import HookRunner
-from .maintenance import Maintenance, MaintenanceStore, MaintenanceStoreError
-from .metrics import serve as serve_metrics
-from .neighbours import close_suppression, open_suppression
+from .kernel import Kernel, WatcherPort
+from .links import LinkEvents
+from .maintenance import Maintenance, MaintenanceStore
+from .metrics import MetricsSubsystem
+from .neighbours import close_suppression
+from .plan import (
+    AddRouter,
+    KeepRouter,
+    ReloadPlan,
+    RemoveRouter,
+    ReplaceRouter,
+    RouterPlan,
+    diff,
+)
+from .ports import Port, Ports
+from .preflight import StartupError
+from .routers import RouterRecord, Routers, announce_policy, labels, resolve_source
 from .sandbox import startup_problems
 from .sequences import SequenceStore
-from .status import describe, handover_view
-from .sync import SyncGroup
-from .vmacs import VirtualMacs, VmacError
+from .snapshot import AgentSnapshot, RouterSnapshot, SnapshotBoard
+from .status import answer as status_answer
+from .subsystem import (
+    EventsSubsystem,
+    FitnessSubsystem,
+    HooksSubsystem,
+    MaintenanceSubsystem,
+    Subsystem,
+    SyncSubsystem,
+)
+from .vmacs import VirtualMacs
 
-MAX_READS_PER_WAKEUP = 64
-HOOKS_STOP_TIMEOUT = 5.0  # the hooks of the last transitions may run this long at shutdown
-
-
-class StartupError(RuntimeError):
-    """The agent cannot start; the message names the cause and the fix."""
-
-
-@dataclass(slots=True)
-class Port:
-    """One configured interface: its link state, its announcer, one raw socket per family."""
-
-    link: Link
-    announcer: Announcer
-    sockets: dict[bool, VrrpSocket] = field(default_factory=dict)
+SUBSYSTEM_STOP_TIMEOUT = 5.0  # e.g. the hooks of the last transitions may run this long
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    instance: InstanceConfig
-    family: int
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prepared:
+    """A reload plan whose new routers' interfaces and sources resolved: it can be applied."""
 
-    @property
-    def ipv6(self) -> bool:
-        return self.family == 6
-
-    @property
-    def name(self) -> str:
-        many = len(self.instance.families()) > 1
-        return f"{self.instance.name}/ipv{self.family}" if many else self.instance.name
+    changes: ReloadPlan
+    ports: dict[str, Port]
+    sources: list[IPAddress]
 
 
 class Agent:
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, kernel: Kernel | None = None, clock: Clock | None = None
+    ) -> None:
         self.config = config
-        self.clock = SteadyWallClock()
-        self.netlink = Netlink()
-        self._watcher = KernelWatcher()
-        self.notifier = Notifier()
-        self.ports: dict[str, Port] = {}
-        self.vmacs = VirtualMacs(self.netlink)
-        self.suppression: NeighbourSuppression | None = None  # set up with the interfaces
-        self.drivers: list[RouterDriver] = []
-        # Each receiving socket and the drivers it feeds, by VRID.
-        self._listeners: dict[VrrpSocket, dict[int, RouterDriver]] = {}
+        self.kernel = Kernel.real() if kernel is None else kernel
+        self.clock: Clock = SteadyWallClock() if clock is None else clock
+        self.netlink = self.kernel.netlink
+        self.notifier = self.kernel.notifier
+        self._watcher: WatcherPort | None = None  # opened before the first link is read
+        self.ports = Ports(self.kernel, self.clock)
+        self.vmacs = VirtualMacs(self.netlink, self.kernel.open_socket, self.kernel.open_announcer)
+        self.routers = Routers(
+            netlink=self.netlink,
+            ports=self.ports,
+            vmacs=self.vmacs,
+            sequences=SequenceStore(config.agent.state_dir),
+            clock=self.clock,
+            on_failure=self.fail,
+            on_transition=self._transition_observed,
+        )
         self._stop = asyncio.Event()
         self._stop_reason = "stop requested"
         self._tasks: list[asyncio.Task[Any]] = []
-        self._sequences = SequenceStore(config.agent.state_dir)
-        self.unknown_vrid = 0
         self.exit_status = 0
         self._started = False
-        self._metrics: WSGIServer | None = None
-        self._sourced: set[RouterDriver] = set()  # drivers whose source address is assigned
-        self._plan_of: dict[RouterDriver, _Plan] = {}
-        self._listeners_of: dict[RouterDriver, tuple[VrrpSocket, ...]] = {}
-        self._watched: set[VrrpSocket] = set()
         self._reloading = asyncio.Lock()
-        self._packet_errors = logs.RateLimiter(10.0)
-        self.events = EventBus()
+        self.events = EventBus(clock=lambda: self.clock.wall_ns() / 1e9)
         self.hooks = HookRunner(self.events)
-        self.fitness = Fitness(self._tracker_changed)
-        self.groups: dict[str, SyncGroup] = {}  # by instance name
+        self.fitness = Fitness(self._tracker_changed, lambda: self.clock.now().monotonic)
         self.in_maintenance = Maintenance(MaintenanceStore(config.agent.state_dir), self.events)
+        self.snapshots = SnapshotBoard(self.snapshot)
+        self._started_at = self.clock.now().monotonic
+        self.sync = SyncSubsystem(self.routers)
+        self._links = LinkEvents(self.netlink, self.ports, self.routers, self.fitness, self._spawn)
+        self._maintenance_subsystem = MaintenanceSubsystem(self.in_maintenance, self.routers)
+        self._fitness_subsystem = FitnessSubsystem(self.fitness, self.routers, self.netlink)
+        self._hooks_subsystem = HooksSubsystem(self.hooks)
+        self._events_subsystem = EventsSubsystem(self.events)
+        # Started in this order (maintenance first: an unreadable file refuses the start-up
+        # before any interface is touched), stopped in this order after the routers.
+        self.subsystems: list[Subsystem[object]] = [
+            self._maintenance_subsystem,
+            self._fitness_subsystem,
+            self.sync,
+            self._hooks_subsystem,
+            self._events_subsystem,
+            MetricsSubsystem(self.snapshots),  # last: its shutdown waits up to half a second
+        ]
         self.control = ControlServer(
             config.agent.control_socket,
             {
@@ -127,6 +129,10 @@ class Agent:
                 "maintenance": self.maintenance,
             },
         )
+
+    @property
+    def drivers(self) -> list[RouterDriver]:
+        return self.routers.drivers
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -141,20 +147,18 @@ class Agent:
             except OSError as error:
                 raise StartupError(preflight.control_socket_problem(self.config, error)) from None
             self._check_before_touching()
-            await self._prepare()
+            await self._set_up()
             await self.control.start()
             if not self._stop.is_set():  # a signal during set-up: never take a VIP just to drop it
                 self._tune_scheduling()
                 self._listen()
-                self._serve_metrics()
-                for driver in self.drivers:
-                    link_up = self.ports[driver.egress.interface].link.up
-                    driver.start(link_up=link_up, source_present=driver in self._sourced)
+                for record in self.routers:
+                    self.routers.start(record)
                 self._started = True
-                self.notifier.ready(f"{len(self.drivers)} virtual routers running")
+                self.notifier.ready(f"{len(self.routers)} virtual routers running")
                 logs.event(
                     "agent_started",
-                    instances=len(self.drivers),
+                    instances=len(self.routers),
                     pid=os.getpid(),
                     control_socket=self.config.agent.control_socket,
                 )
@@ -178,29 +182,18 @@ class Agent:
             pid=os.getpid(),
             uid=os.geteuid(),
         )
-        problems = preflight.problems(self.config)
+        problems = preflight.problems(
+            self.config, self.kernel.can_open_raw_sockets, self.kernel.can_administer_network
+        )
         if problems:
             raise StartupError("; ".join(problems))
+        _check_sandbox(self.config)
 
     def _refuse(self, problem: str) -> None:
         """The start-up failed: say why, exit 1."""
         logs.event("startup_failed", logging.ERROR, error=problem)
         self.exit_status = 1
         self.stop("startup failed")
-
-    def _serve_metrics(self) -> None:
-        address = self.config.agent.metrics
-        if address is None:
-            return
-        try:
-            self._metrics = serve_metrics(self, *address)
-        except OSError as error:  # monitoring must never keep the VIPs from being served
-            logs.event(
-                "metrics_unavailable",
-                logging.WARNING,
-                address=f"{address[0]}:{address[1]}",
-                error=error.strerror,
-            )
 
     def _tune_scheduling(self) -> None:
         priority = self.config.agent.realtime_priority
@@ -258,270 +251,147 @@ class Agent:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(driver.stop() for driver in self.drivers), return_exceptions=True)
-        for driver in self.drivers:
-            self._save_sequence(driver)
-        await self.fitness.stop()
-        await self.hooks.stop(HOOKS_STOP_TIMEOUT)
-        self.events.close()
+        await asyncio.gather(*(r.driver.stop() for r in self.routers), return_exceptions=True)
+        self.routers.save_sequences()
+        for subsystem in self.subsystems:
+            try:
+                await subsystem.stop(SUBSYSTEM_STOP_TIMEOUT)
+            except Exception as error:  # the others must stop all the same
+                logs.event(
+                    "subsystem_stop_failed", logging.ERROR, name=subsystem.name, error=repr(error)
+                )
         await self.control.close()
-        loop = asyncio.get_running_loop()
-        for sock in self._watched:
-            loop.remove_reader(sock.fileno())
-        for port in self.ports.values():
-            for sock in port.sockets.values():
-                sock.close()
-            port.announcer.close()
+        self.ports.close()
         await self.vmacs.remove_all()
-        close_suppression(self.suppression)
-        loop.remove_reader(self._watcher.fileno())
-        self._watcher.close()
+        close_suppression(self.routers.suppression)
+        if self._watcher is not None:
+            asyncio.get_running_loop().remove_reader(self._watcher.fileno())
+            self._watcher.close()
         self.netlink.close()
-        if self._metrics is not None:  # last: its shutdown waits up to half a second
-            await asyncio.to_thread(self._metrics.shutdown)
-            self._metrics.server_close()
         logs.event("agent_stopped", reason=self._stop_reason, exit_status=self.exit_status)
 
     # ------------------------------------------------------------------ set-up
 
-    def _plans(self, config: Config | None = None) -> Iterator[_Plan]:
-        for instance in (config or self.config).instances:
-            for family in instance.families():
-                yield _Plan(instance, family)
+    async def _set_up(self) -> None:
+        """Subsystems first, then every router of the configuration as a reload from nothing
+        would add it (the subsystems adopting them), none started yet."""
+        self._watcher = self.kernel.open_watcher()  # no link change missed from here on
+        self.snapshots.publish()  # the first, before /metrics may be asked for one
+        for subsystem in self.subsystems:
+            await subsystem.start(self.config)
+        prepared = await self._prepare(diff({}, self.config.agent, self.config))
+        self.routers.suppression = self.kernel.open_suppression()  # lifts a predecessor's too
+        await self._apply(prepared, self.config, _summary(), start=False)
 
-    async def _prepare(self) -> None:
+    async def _prepare(self, changes: ReloadPlan) -> Prepared:
+        """Resolve the new routers' interfaces and advert sources; refuse (StartupError) with
+        nothing changed if one does not resolve."""
+        starting = changes.starting()
         try:
-            self.in_maintenance.load()
-        except MaintenanceStoreError as error:
-            raise StartupError(str(error)) from None
-        _check_sandbox(self.config)
-        plans = list(self._plans())
-        for plan in plans:
-            await self._open_port(plan.instance.interface)
-        sources = [
-            await self._source(plan, self.ports[plan.instance.interface].link) for plan in plans
-        ]
-        await self._remove_stale_vips(plans)
-        self.suppression = open_suppression()  # also lifts what a crashed predecessor left
-        for plan, source in zip(plans, sources, strict=True):
-            await self._add_driver(plan, source)
-        await self._configure_fitness(self.config)
-        self._build_groups(self.config)
-
-    async def _open_port(self, ifname: str) -> Port:
-        if ifname in self.ports:
-            return self.ports[ifname]
-        try:
-            link = await self.netlink.link(ifname)
+            ports = await self.ports.prepare(plan.instance.interface for plan in starting)
         except InterfaceMissing as error:
             raise StartupError(f"{error}: fix `interface` in {self.config.path}") from None
-        port = Port(link, Announcer(ifname, link.mac))
-        self.ports[ifname] = port
-        return port
+        try:
+            sources = [
+                await resolve_source(self.netlink, plan, ports[plan.instance.interface].link)
+                for plan in starting
+            ]
+        except BaseException:
+            self.ports.abandon(ports)
+            raise
+        return Prepared(changes, ports, sources)
 
-    async def _remove_stale_vips(self, plans: list[_Plan]) -> None:
+    async def _apply(
+        self, prepared: Prepared, config: Config, summary: dict[str, list[str]], *, start: bool
+    ) -> None:
+        """Run ``prepared``'s actions, recording in ``summary`` what was done as it goes; the
+        new routers start at once if ``start`` (a reload), otherwise the caller starts them."""
+        self.ports.adopt(prepared.ports)
+        for action in prepared.changes.actions:
+            match action:
+                case RemoveRouter(running) | ReplaceRouter(running, _):
+                    await self.routers.remove(self.routers.records[running.key])
+                    if isinstance(action, RemoveRouter):
+                        summary["removed"].append(running.name)
+                case KeepRouter(running, plan):
+                    changed = self._keep(self.routers.records[running.key], plan)
+                    summary["changed" if changed else "kept"].append(plan.name)
+                case AddRouter():
+                    pass  # below, with the replacements' new routers
+                case _:
+                    assert_never(action)
+        starting = prepared.changes.starting()
+        await self._remove_stale_vips(starting)
+        new_plans = [a.plan for a in prepared.changes.actions if isinstance(a, AddRouter)]
+        made = []
+        for plan, source in zip(starting, prepared.sources, strict=True):
+            made.append(await self._add_router(plan, source))
+            if start:
+                self.ports.watch()
+            summary["added" if plan in new_plans else "changed"].append(plan.name)
+        self.config = config
+        try:
+            await self._reload_subsystems(config)  # trackers first: new routers know them
+        finally:  # even if one failed: every router runs, and in its group
+            for record in made if start else ():
+                self.routers.start(record)
+
+    def _keep(self, record: RouterRecord, plan: RouterPlan) -> bool:
+        """Reconfigure a router in place; whether its configuration changed."""
+        driver = record.driver
+        driver.name = plan.name
+        record.plan = plan
+        return driver.reconfigure(
+            plan.instance.router_config(plan.family, driver.router.config.source),
+            announce_policy(plan),
+            labels(plan),
+        )
+
+    async def _reload_subsystems(self, config: Config) -> None:
+        """Every subsystem adopts ``config``, even after another failed (the first error is
+        raised once all have run)."""
+        failure: Exception | None = None
+        for subsystem in self.subsystems:
+            try:
+                await subsystem.reload(config)
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
+
+    async def _remove_stale_vips(self, plans: list[RouterPlan]) -> None:
         for plan in plans:
-            index = self.ports[plan.instance.interface].link.index
+            index = self.ports.by_name[plan.instance.interface].link.index
             for vip in plan.instance.vips_of(plan.family):
                 if await self.netlink.remove_address(index, vip.interface):
                     logs.event(
                         "stale_vip_removed", logging.WARNING, instance=plan.name, vip=vip.interface
                     )
 
-    async def _source(self, plan: _Plan, link: Link) -> IPAddress:
-        """The adverts' source; checked before anything is removed from the interface."""
-        source = await self._find_source(plan, link)
-        if any(vip.interface.ip == source for vip in plan.instance.vips_of(plan.family)):
-            raise StartupError(
-                f"instance {plan.instance.name!r}: VIP {source} is {link.name}'s own address,"
-                " which vipguard would remove and re-add; VIPs must be extra addresses"
-            )
-        return source
-
-    async def _find_source(self, plan: _Plan, link: Link) -> IPAddress:
-        configured = plan.instance.source_of(plan.family)
-        if configured is not None:
-            return configured
-        found = await self.netlink.primary_address(link.index, plan.ipv6)
-        if found is None:
-            what = "link-local IPv6" if plan.ipv6 else "IPv4"
-            raise StartupError(
-                f"instance {plan.instance.name!r}: interface {link.name} has no {what} address to"
-                " send adverts from; add one" + ("" if plan.ipv6 else " or set unicast_source")
-            )
-        return found
-
-    async def _add_driver(self, plan: _Plan, source: IPAddress) -> RouterDriver:
-        instance = plan.instance
-        port = self.ports[instance.interface]
-        router_config = instance.router_config(plan.family, source)
-        group = None if router_config.peers else router_config.group or vrrp_group(source)
-        if instance.use_vmac:
-            egress, listeners = await self._vmac_egress(plan, port, group)
-        else:
-            listener = self._socket(port, plan.ipv6)
-            egress = Egress(
-                port.link.name, port.link.index, port.link.index, listener, port.announcer
-            )
-            listeners = (listener,)
-        if group is not None:
-            for listener in listeners:
-                _join(listener, group)
-        router = VirtualRouter(router_config, last_sent_sequence=self._sequences.load(plan.name))
-        driver = RouterDriver(
-            name=plan.name,
-            router=router,
-            egress=egress,
-            netlink=self.netlink,
-            clock=self.clock,
-            labels=_labels(plan),
-            announce=_announce_policy(plan),
-            on_failure=self.fail,
-            on_transition=self._transition_observed,
-            suppression=self.suppression,
-        )
-        if instance.name in self.in_maintenance.names:
-            driver.set_maintenance(True)  # before start: it starts in Maintenance
-        self.drivers.append(driver)
-        local = {address.interface.ip for address in await self.netlink.addresses(port.link.index)}
-        if source in local:
-            self._sourced.add(driver)
-        else:
-            logs.event(
-                "source_missing",
-                logging.WARNING,
-                instance=plan.name,
-                source=source,
-                interface=port.link.name,
-                hint="the instance stays in fault until it appears",
-            )
-        for listener in listeners:
-            self._listeners.setdefault(listener, {})[instance.vrid] = driver
-        self._plan_of[driver] = plan
-        self._listeners_of[driver] = listeners
-        return driver
-
-    async def _vmac_egress(
-        self, plan: _Plan, port: Port, group: IPAddress | None
-    ) -> tuple[Egress, tuple[VrrpSocket, ...]]:
-        """VIPs on the instance's virtual-MAC macvlan, adverts and announcements from it while
-        it is up (master); down otherwise, so that a backup never sends from the virtual MAC.
-
-        Multicast adverts are read on the parent and on the macvlan: while a private-mode
-        macvlan is up it takes every multicast frame sent from its own MAC (a competing master's
-        adverts) away from the parent; while it is down the parent gets them (the driver reads
-        one side, see RouterDriver.hears). Unicast adverts arrive on the parent's address."""
-        vips = [vip.interface for vip in plan.instance.vips_of(plan.family)]
-        try:
-            vmac = await self.vmacs.open(port.link, plan.instance.vrid, plan.ipv6, vips)
-        except VmacError as error:
-            raise StartupError(f"instance {plan.instance.name!r}: {error}") from None
-        parent = self._socket(port, plan.ipv6)
-        egress = Egress(
-            port.link.name,
-            port.link.index,
-            vmac.link.index,
-            vmac.sender,
-            vmac.announcer,
-            vmac.name,
-            parent,
-        )
-        return egress, (parent, vmac.sender) if group is not None else (parent,)
-
-    def _socket(self, port: Port, ipv6: bool) -> VrrpSocket:
-        if ipv6 not in port.sockets:
-            port.sockets[ipv6] = VrrpSocket(port.link.name, port.link.index, ipv6)
-        return port.sockets[ipv6]
+    async def _add_router(self, plan: RouterPlan, source: IPAddress) -> RouterRecord:
+        port = self.ports.by_name[plan.instance.interface]
+        record = await self.routers.add(plan, port, source)
+        if plan.instance.name in self.in_maintenance.names:
+            record.driver.set_maintenance(True)  # before start: it starts in Maintenance
+        return record
 
     # ------------------------------------------------------------------ running
 
     def _listen(self) -> None:
-        self._watch_listeners()
+        self.ports.watch()
+        assert self._watcher is not None  # opened by _set_up
         loop = asyncio.get_running_loop()
-        loop.add_reader(self._watcher.fileno(), self._kernel_readable)
+        loop.add_reader(self._watcher.fileno(), self._links.readable, self._watcher)
         jobs = [(self._save_sequences(), "sequences")]
         if self.notifier.watchdog_interval:
             jobs.append((self._feed_watchdog(self.notifier.watchdog_interval), "watchdog"))
         for job, name in jobs:
-            task = asyncio.create_task(job, name=name)
-            task.add_done_callback(_report_failure)
-            self._tasks.append(task)
+            self._spawn(job, name)
 
-    def _watch_listeners(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sock in self._listeners.keys() - self._watched:
-            loop.add_reader(sock.fileno(), self._readable, sock)
-            self._watched.add(sock)
-
-    def _readable(self, sock: VrrpSocket) -> None:
-        drivers = self._listeners[sock]
-        for _ in range(MAX_READS_PER_WAKEUP):
-            packet = sock.receive()
-            if packet is None:
-                return
-            driver = drivers.get(packet.payload[1]) if len(packet.payload) > 1 else None
-            if driver is None:
-                self.unknown_vrid += 1
-                continue
-            if not driver.hears(sock):  # a copy of what its other socket receives
-                continue
-            try:
-                driver.on_packet(packet)
-            except Exception as error:  # a core bug: drop the packet, keep the protocol running
-                held = self._packet_errors.allow("packet", time.monotonic())
-                if held is not None:
-                    logs.event(
-                        "packet_failed",
-                        logging.ERROR,
-                        instance=driver.name,
-                        source=packet.source,
-                        error=repr(error),
-                        suppressed=held,
-                    )
-
-    def _kernel_readable(self) -> None:
-        events = self._watcher.read()
-        if events is None:  # the kernel dropped messages: ask for every link again
-            task = asyncio.create_task(self._resync_links(), name="link-resync")
-            task.add_done_callback(_report_failure)
-            self._tasks.append(task)
-            return
-        by_index = {port.link.index: port for port in self.ports.values()}
-        for event in events:
-            if logs.debugging():
-                logs.debug("kernel_event", kind=type(event).__name__, **dataclasses.asdict(event))
-            if isinstance(event, LinkChange):
-                port = by_index.get(event.index)
-                if port is not None:
-                    self._link_changed(port, event.up)
-                self.fitness.on_link(event.name, event.up)
-            elif isinstance(event, AddressChange):
-                for driver in self.drivers:
-                    driver.on_address(event.index, event.address, event.added)
-
-    async def _resync_links(self) -> None:
-        """After the kernel dropped events: read links and addresses again and feed what
-        changed, so a missed source address or a VIP removed meanwhile is not missed for good."""
-        for port in self.ports.values():
-            link = await self.netlink.link(port.link.name)
-            self._link_changed(port, link.up)
-        await self.fitness.follow_links(self.netlink)
-        for driver in list(self.drivers):
-            egress, source = driver.egress, driver.router.config.source
-            present = {a.interface.ip for a in await self.netlink.addresses(egress.interface_index)}
-            driver.on_address(egress.interface_index, source, added=source in present)
-            holding = {a.interface.ip for a in await self.netlink.addresses(egress.vip_index)}
-            for vip in [vip for vip in driver.bound if vip.ip not in holding]:
-                driver.on_address(egress.vip_index, vip.ip, added=False)
-
-    def _link_changed(self, port: Port, up: bool) -> None:
-        if port.link.up == up:
-            return
-        logs.event("link_changed", interface=port.link.name, up=up)
-        port.link = replace(port.link, up=up)
-        for driver in self.drivers:
-            if driver.egress.interface == port.link.name:
-                driver.on_link(up)
+    def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(job, name=name)
+        task.add_done_callback(_report_failure)
+        self._tasks.append(task)
 
     async def _feed_watchdog(self, interval: float) -> None:
         """Pinged from the event loop itself: if the loop stalls, systemd restarts the agent."""
@@ -532,24 +402,17 @@ class Agent:
     async def _save_sequences(self) -> None:
         while True:
             await asyncio.sleep(SequenceStore.SAVE_EVERY)
-            for driver in self.drivers:
-                self._save_sequence(driver)
-
-    def _save_sequence(self, driver: RouterDriver) -> None:
-        authenticator = driver.router.wire.authenticator
-        if authenticator and authenticator.sequences.last_sent is not None:
-            with contextlib.suppress(OSError):
-                self._sequences.save(driver.name, authenticator.sequences.last_sent)
+            self.routers.save_sequences()
 
     # ------------------------------------------------------------------ reload
 
     async def reload(self, _request: dict[str, Any] | None = None) -> dict[str, Any]:
         """Re-read the configuration file and apply the difference (SIGHUP, `vipguard reload`).
 
-        Unchanged instances are not touched (their VIPs stay, no packet is lost); changed ones
-        are reconfigured in place; removed ones stop gracefully (priority 0, VIPs released); an
-        invalid file, or one whose new interfaces or sources cannot be resolved, is refused as a
-        whole and the running configuration stays."""
+        Validate (the file, the sandbox), prepare (new interfaces and advert sources), apply:
+        a refusal before the apply changes nothing. Unchanged instances are not touched (their
+        VIPs stay, no packet is lost); changed ones are reconfigured in place; removed ones stop
+        gracefully (priority 0, VIPs released)."""
         if not self._started:
             return {"ok": False, "error": "the agent is still starting; reload when it runs"}
         async with self._reloading:  # one at a time, each reading the file as it is then
@@ -563,12 +426,14 @@ class Agent:
                 error_text = f"{path} is invalid; the running configuration stays"
                 return {"ok": False, "error": error_text, "problems": problems}
             _log_warnings(config)
-            summary: dict[str, list[str]] = {"kept": [], "changed": [], "removed": [], "added": []}
             try:
-                await self._apply(config, summary)
+                prepared = await self._validate_and_prepare(config)
             except StartupError as error:
                 logs.event("reload_refused", logging.WARNING, problem=str(error))
                 return {"ok": False, "error": f"{error}; the running configuration stays"}
+            summary = _summary()
+            try:
+                await self._apply(prepared, config, summary, start=True)
             except Exception as error:  # e.g. a socket or macvlan failed midway: say what ran
                 done = "; ".join(f"{k}: {', '.join(v) or '-'}" for k, v in summary.items())
                 logs.event("reload_failed", logging.ERROR, error=repr(error), applied=done)
@@ -577,119 +442,22 @@ class Agent:
         logs.event("reloaded", logging.INFO, **applied)
         return {**summary, "warnings": [str(warning) for warning in config.warnings]}
 
-    async def _apply(self, config: Config, summary: dict[str, list[str]]) -> None:
-        """Apply ``config``, recording in ``summary`` what was done as it goes."""
-        if config.agent != self.config.agent:
+    async def _validate_and_prepare(self, config: Config) -> Prepared:
+        changes = diff({r.plan.key: r.plan for r in self.routers}, self.config.agent, config)
+        if changes.agent_settings_ignored:
             logs.event(
                 "reload_agent_settings_ignored",
                 logging.WARNING,
                 hint="[agent] settings take effect at the next restart",
             )
-        # Matched by instance and family, not by display name: "web" becomes "web/ipv4" when
-        # an IPv6 VIP is added, and the IPv4 router must not notice.
-        wanted = {(plan.instance.name, plan.family): plan for plan in self._plans(config)}
-        running = {self._key(driver): driver for driver in self.drivers}
-        replaced = [
-            d for k, d in running.items() if k in wanted and not self._same_identity(d, wanted[k])
-        ]
-        removed = [d for k, d in running.items() if k not in wanted]
-        added = [plan for key, plan in wanted.items() if key not in running]
-        to_start = added + [wanted[self._key(d)] for d in replaced]
-        _check_sandbox(config)  # may refuse: nothing has changed yet
-        sources = await self._resolve(to_start)  # may refuse too
-        for driver in removed + replaced:
-            await self._remove_driver(driver)
-        summary["removed"] = [d.name for d in removed]
-        for driver in list(self.drivers):
-            plan = wanted[self._key(driver)]
-            source = driver.router.config.source
-            driver.name = plan.name
-            config_changed = driver.reconfigure(
-                plan.instance.router_config(plan.family, source),
-                _announce_policy(plan),
-                _labels(plan),
-            )
-            self._plan_of[driver] = plan
-            summary["changed" if config_changed else "kept"].append(driver.name)
-        await self._remove_stale_vips(to_start)
-        new_drivers = []
-        for plan, source in zip(to_start, sources, strict=True):
-            new_drivers.append(await self._add_driver(plan, source))
-            self._watch_listeners()
-            summary["added" if plan in added else "changed"].append(plan.name)
-        self.config = config
-        try:
-            await self._configure_fitness(config)  # trackers first: new routers know them
-        finally:  # even if that failed: every router runs, and in its group
-            self._build_groups(config)
-            for driver in new_drivers:
-                link_up = self.ports[driver.egress.interface].link.up
-                driver.start(link_up=link_up, source_present=driver in self._sourced)
+        _check_sandbox(config)
+        return await self._prepare(changes)
 
-    def _key(self, driver: RouterDriver) -> tuple[str, int]:
-        plan = self._plan_of[driver]
-        return plan.instance.name, plan.family
-
-    def _same_identity(self, driver: RouterDriver, plan: _Plan) -> bool:
-        """What a router cannot change in place: where it lives and whom it talks to."""
-        old = self._plan_of[driver]
-
-        def identity(p: _Plan) -> tuple[object, ...]:
-            i, family = p.instance, p.family
-            return (
-                i.interface,
-                i.vrid,
-                family,
-                i.use_vmac,
-                i.source_of(family),
-                i.group_of(family),
-                bool(i.peers_of(family)),
-            )
-
-        return identity(old) == identity(plan)
-
-    async def _resolve(self, plans: list[_Plan]) -> list[IPAddress]:
-        for plan in plans:
-            await self._open_port(plan.instance.interface)
-        return [
-            await self._source(plan, self.ports[plan.instance.interface].link) for plan in plans
-        ]
-
-    async def _remove_driver(self, driver: RouterDriver) -> None:
-        """Stop one router gracefully (priority 0, VIPs released) and forget it."""
-        await driver.stop()
-        self._save_sequence(driver)
-        self.drivers.remove(driver)
-        self._sourced.discard(driver)
-        plan = self._plan_of.pop(driver)
-        for listener in self._listeners_of.pop(driver):
-            feeds = self._listeners[listener]
-            del feeds[plan.instance.vrid]
-            if not feeds:
-                del self._listeners[listener]
-                if listener in self._watched:
-                    asyncio.get_running_loop().remove_reader(listener.fileno())
-                    self._watched.discard(listener)
-        if driver.egress.vmac:
-            await self.vmacs.remove(driver.egress.vmac)
-
-    # ------------------------------------------------------------------ fitness, groups, hooks
-
-    async def _configure_fitness(self, config: Config) -> None:
-        """Trackers and their users as ``config`` says (start-up and reload)."""
-        refs = group_refs(config)
-        uses = {d: refs[self._instance_of(d)] for d in self.drivers}
-        await self.fitness.adopt(config, uses, self.netlink)
-
-    def _build_groups(self, config: Config) -> None:
-        self.groups = sync.build(config.sync_groups, self.drivers, self._instance_of)
-
-    def _instance_of(self, driver: RouterDriver) -> str:
-        return self.instance_config(driver).name
+    # ------------------------------------------------------------------ observers
 
     def instance_config(self, driver: RouterDriver) -> InstanceConfig:
         """The configured instance a router belongs to (a dual-stack one runs two routers)."""
-        return self._plan_of[driver].instance
+        return self.routers.of(driver).plan.instance
 
     def _tracker_changed(self, status: TrackerStatus) -> None:
         self.events.publish(
@@ -703,7 +471,7 @@ class Agent:
 
     def _transition_observed(self, driver: RouterDriver, change: StateChanged) -> None:
         """A transition was executed (VIPs bound or released before it): tell the world."""
-        instance = self._plan_of[driver].instance
+        instance = self.instance_config(driver)
         priority = driver.router.priority
         self.events.publish(
             "state_changed",
@@ -737,14 +505,14 @@ class Agent:
             return {"ok": False, "error": 'expected "on": true|false and "instance": a name|null'}
         names = self._maintenance_targets(name)
         if not names:
-            known = ", ".join(sorted({self._instance_of(d) for d in self.drivers}))
+            known = ", ".join(sorted({record.instance for record in self.routers}))
             return {"ok": False, "error": f"no instance {name!r}; instances: {known}"}
-        drivers = [d for d in self.drivers if self._instance_of(d) in names]
+        drivers = [record.driver for record in self.routers if record.instance in names]
         return {"instances": await self.in_maintenance.change(on, names, drivers)}
 
     def _maintenance_targets(self, name: str | None) -> set[str]:
         """The instances ``name`` means (all when None), with their sync groups' members."""
-        everything = {self._instance_of(d) for d in self.drivers}
+        everything = {record.instance for record in self.routers}
         chosen = everything if name is None else everything & {name}
         for instance in list(chosen):
             group = self.config.sync_group_of(instance)
@@ -754,38 +522,28 @@ class Agent:
     # ------------------------------------------------------------------ control
 
     def status(self, _request: dict[str, Any]) -> dict[str, Any]:
-        now = self.clock.now()
-        return {
-            "pid": os.getpid(),
-            "config": str(self.config.path),
-            "unknown_vrid_packets": self.unknown_vrid,
-            "instances": [self._describe(driver, now) for driver in self.drivers],
-            "hooks": self.hooks.summary(),
-            "event_subscribers": self.events.subscribers,
-        }
+        """`vipguard status`: the snapshot /metrics renders too, taken now."""
+        return status_answer(self.snapshots.publish())
 
-    def _describe(self, driver: RouterDriver, now: Any) -> dict[str, Any]:
-        group = self.groups.get(self._instance_of(driver))
-        return {
-            **describe(driver, now),
-            "maintenance": driver.router.maintenance,
-            "handover": handover_view(driver.router),
-            "trackers": self.fitness.describe(driver),
-            "sync_group": None if group is None else group.describe(driver),
-        }
-
-
-def _announce_policy(plan: _Plan) -> AnnouncePolicy:
-    settings = plan.instance.announce
-    return AnnouncePolicy(settings.count, settings.interval, settings.refresh)
+    def snapshot(self) -> AgentSnapshot:
+        """The agent as it is now, immutable (on the event loop only)."""
+        return AgentSnapshot(
+            pid=os.getpid(),
+            config=str(self.config.path),
+            taken_at=self.clock.now().monotonic,
+            started_at=self._started_at,
+            unknown_vrid=self.ports.unknown_vrid,
+            routers=tuple(RouterSnapshot.of(r.driver, r.plan.instance) for r in self.routers),
+            fitness=self._fitness_subsystem.snapshot(),
+            sync=self.sync.snapshot(),
+            hooks=self._hooks_subsystem.snapshot(),
+            events=self._events_subsystem.snapshot(),
+            maintenance=self._maintenance_subsystem.snapshot(),
+        )
 
 
-def _labels(plan: _Plan) -> dict[IPInterface, str | None]:
-    # A label must start with the name of the interface holding the address.
-    vmac = plan.instance.use_vmac
-    return {
-        vip.interface: None if vmac else vip.label for vip in plan.instance.vips_of(plan.family)
-    }
+def _summary() -> dict[str, list[str]]:
+    return {"kept": [], "changed": [], "removed": [], "added": []}
 
 
 def _check_sandbox(config: Config) -> None:
@@ -805,11 +563,3 @@ def _log_warnings(config: Config) -> None:
 def _report_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logs.event("task_failed", logging.ERROR, task=task.get_name(), error=repr(task.exception()))
-
-
-def _join(sock: VrrpSocket, group: IPAddress) -> None:
-    try:
-        sock.join(group)
-    except OSError as error:
-        if error.errno != errno.EADDRINUSE:  # EADDRINUSE: another instance joined it already
-            raise

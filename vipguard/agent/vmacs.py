@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from ..io.announce import Announcer
 from ..io.frames import virtual_mac
-from ..io.netlink import InterfaceConflict, Link, Netlink
+from ..io.netlink import InterfaceConflict, Link
 from ..io.sysctl import set_sysctl
-from ..io.vrrp_socket import VrrpSocket
 from ..proto.addresses import IPInterface
+from .kernel import AnnouncerPort, NetlinkPort, OpenAnnouncer, OpenSocket, SocketPort
 
 
 class VmacError(RuntimeError):
@@ -28,8 +27,8 @@ class VmacError(RuntimeError):
 class Vmac:
     name: str
     link: Link
-    sender: VrrpSocket
-    announcer: Announcer
+    sender: SocketPort
+    announcer: AnnouncerPort
 
 
 def vmac_name(vrid: int, ipv6: bool) -> str:
@@ -37,8 +36,11 @@ def vmac_name(vrid: int, ipv6: bool) -> str:
 
 
 class VirtualMacs:
-    def __init__(self, netlink: Netlink) -> None:
+    def __init__(
+        self, netlink: NetlinkPort, open_socket: OpenSocket, open_announcer: OpenAnnouncer
+    ) -> None:
         self._netlink = netlink
+        self._open_socket, self._open_announcer = open_socket, open_announcer
         self._open: dict[str, Vmac] = {}
         self._sysctls: dict[str, str] = {}
 
@@ -57,9 +59,8 @@ class VirtualMacs:
             await self._netlink.remove_address(link.index, vip)  # left by a crashed agent
         try:
             self._tune(parent.name, name, ipv6)
-            vmac = Vmac(
-                name, link, VrrpSocket(name, link.index, ipv6, freebind=True), Announcer(name, mac)
-            )
+            sender = self._open_socket(name, link.index, ipv6, True)  # freebind: no own address
+            vmac = Vmac(name, link, sender, self._open_announcer(name, mac))
         except BaseException:  # a refused start leaves no macvlan behind
             with contextlib.suppress(Exception):
                 await self._netlink.delete_link(link.index)

@@ -9,8 +9,16 @@ NTP server) never moves a sequence backwards or out of the peers' window.
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 from ..proto.timers import Instant
+
+
+class Clock(Protocol):
+    """The agent's one clock: everything in the agent reads the time through it."""
+
+    def now(self) -> Instant: ...
+    def wall_ns(self) -> int: ...
 
 
 class SteadyWallClock:
@@ -25,3 +33,13 @@ class SteadyWallClock:
         monotonic_ns = time.monotonic_ns()
         wall_ns = self._anchor_wall_ns + monotonic_ns - self._anchor_monotonic_ns
         return Instant(monotonic_ns / 1e9, wall_ns)
+
+
+def monotonic() -> float:
+    """Seconds on the monotonic clock, for parts made without the agent's clock (tests)."""
+    return time.monotonic()
+
+
+def wall() -> float:
+    """Seconds since the epoch on the system clock, for parts made without the agent's clock."""
+    return time.time()

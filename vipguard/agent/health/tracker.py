@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from ...config import (
     TcpCheck,
     TrackerConfig,
 )
+from ...io.clock import monotonic
 from ...io.commands import RunAs
 from ...io.probes import NumberFile, ProbeResult, probe_http, probe_script, probe_tcp, tls_context
 from ...io.processes import ProcessWatch
@@ -95,7 +95,7 @@ class Tracker:
         self,
         config: TrackerConfig,
         on_change: Callable[[TrackerStatus], None],
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = monotonic,
     ) -> None:
         self.config = config
         self._on_change = on_change
@@ -159,16 +159,17 @@ class Tracker:
             self._wakeup.clear()
 
     async def _check(self, probe: Probe) -> ProbeResult:
-        started = time.monotonic()
+        clock = asyncio.get_running_loop().time  # a stopwatch, like the rhythm in _run
+        started = clock()
         limit = self.config.rhythm.timeout + BACKSTOP_GRACE
         try:
             async with asyncio.timeout(limit):
                 return await probe()
         except TimeoutError:
-            return ProbeResult("timeout", time.monotonic() - started, f"timeout after {limit:g}s")
+            return ProbeResult("timeout", clock() - started, f"timeout after {limit:g}s")
         except Exception as error:  # a probe bug must not end the tracker
             logs.event("tracker_probe_failed", logging.ERROR, tracker=self.name, error=repr(error))
-            return ProbeResult("error", time.monotonic() - started, f"probe failed: {error!r}")
+            return ProbeResult("error", clock() - started, f"probe failed: {error!r}")
 
     def _record(self, result: ProbeResult, changed: bool) -> None:
         self._checks[result.outcome] += 1
