@@ -277,7 +277,7 @@ class Agent:
         loop.remove_reader(self._watcher.fileno())
         self._watcher.close()
         self.netlink.close()
-        if self._metrics is not None:  # last: its shutdown waits up to half a second
+        if self._metrics is not None:  # last: a scrape being answered may delay its stop
             await asyncio.to_thread(self._metrics.shutdown)
             self._metrics.server_close()
         logs.event("agent_stopped", reason=self._stop_reason, exit_status=self.exit_status)
