@@ -1,0 +1,140 @@
+"""An idle agent sleeps: no wake-up that has nothing to do (issue 9, "a leaner idle agent").
+
+CPU time depends on the machine's load, wake-ups hardly do: these tests count them (the kernel's
+voluntary context switches of a thread, or the callbacks the event loop schedules) and leave
+CPU figures to ``make bench-idle``."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+from ipaddress import IPv4Interface, ip_address
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from routerkit import EPOCH_NS, advert_packet, received
+
+from vipguard.agent.metrics import serve
+from vipguard.proto import wire as wire_module
+from vipguard.proto.auth import AuthConfig, AuthKey
+from vipguard.proto.checksum import ChecksumMode
+from vipguard.proto.errors import RejectReason
+from vipguard.proto.packet import Advertisement
+from vipguard.proto.wire import Heard, Wire, WireConfig
+
+VIPS = (IPv4Interface("192.0.2.100/24").ip,)
+
+
+def voluntary_switches(native_id: int) -> int:
+    status = Path(f"/proc/self/task/{native_id}/status").read_text()
+    line = next(x for x in status.splitlines() if x.startswith("voluntary_ctxt_switches:"))
+    return int(line.split()[1])
+
+
+def idle_agent() -> SimpleNamespace:
+    """What the metrics collector reads of an agent that runs no router yet."""
+    return SimpleNamespace(
+        drivers=[],
+        fitness=SimpleNamespace(trackers={}),
+        hooks=SimpleNamespace(counts={}),
+    )
+
+
+def test_the_metrics_server_sleeps_until_a_scrape_and_stops_at_once() -> None:
+    before = set(threading.enumerate())
+    server = serve(idle_agent(), "127.0.0.1", 0)  # type: ignore[arg-type]
+    try:
+        (thread,) = set(threading.enumerate()) - before
+        assert thread.native_id is not None
+        time.sleep(0.1)  # past its start
+        switches = voluntary_switches(thread.native_id)
+        time.sleep(1.2)  # a poll every 0.5 s would wake it twice
+        assert voluntary_switches(thread.native_id) - switches == 0
+        port = server.server_address[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            assert b"vipguard_up 1.0" in answer.read()
+    finally:
+        started = time.monotonic()
+        server.shutdown()
+        stopped_in = time.monotonic() - started
+        server.server_close()
+    assert stopped_in < 0.2  # not the end of a poll period
+    assert not thread.is_alive()
+
+
+# --------------------------------------------------------------------------- work per advert
+
+
+def counting(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[object]:
+    """Record every call of ``module.name`` (and still make it)."""
+    calls: list[object] = []
+    real = getattr(module, name)
+
+    def recorded(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, recorded)
+    return calls
+
+
+def backup_wire(**changes: object) -> Wire:
+    return Wire(WireConfig(**{**BACKUP_WIRE, **changes}))  # type: ignore[arg-type]
+
+
+BACKUP_WIRE: dict[str, object] = {
+    "version": 3,
+    "vrid": 1,
+    "interval_cs": 100,
+    "source": ip_address("192.0.2.2"),
+}
+
+
+def test_a_steady_masters_repeated_advert_is_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    decodes = counting(monkeypatch, wire_module, "decode")
+    wire = backup_wire()
+    packet = advert_packet("192.0.2.1", 150)
+    heard = [wire.receive(packet, EPOCH_NS + n) for n in range(10)]
+    assert len(decodes) == 1
+    assert all(isinstance(h, Heard) and h == heard[0] for h in heard)
+    changed = advert_packet("192.0.2.1", 120)  # anything else is decoded again
+    result = wire.receive(changed, EPOCH_NS)
+    assert isinstance(result, Heard) and result.advert.priority == 120
+    assert len(decodes) == 2
+
+
+def test_a_repeated_advert_sets_the_peers_checksum_form_again() -> None:
+    """What a decode would do to the send form, a repeat does too: it follows the last sender."""
+    wire = backup_wire()
+    pseudo = advert_packet("192.0.2.1", 150, checksum_mode=ChecksumMode.PSEUDO_HEADER)
+    rfc = advert_packet("192.0.2.3", 100, checksum_mode=ChecksumMode.RFC9568)
+    for packet, form in ((pseudo, "pseudo-header"), (rfc, "rfc9568"), (pseudo, "pseudo-header")):
+        assert isinstance(wire.receive(packet, EPOCH_NS), Heard)
+        assert wire.peer_checksum_mode == form
+
+
+def test_authenticated_adverts_are_each_verified() -> None:
+    """A repeat of a signed advert is a replay: it must reach the authenticator every time."""
+    auth = AuthConfig((AuthKey(1, b"k" * 32),), active_key=1)
+    sender = Wire(WireConfig(3, 1, 100, ip_address("192.0.2.1"), auth=auth))
+    receiver = backup_wire(auth=auth)
+    (transmit,) = sender.transmit(Advertisement(3, 1, 150, 100, VIPS), EPOCH_NS)
+    packet = received(transmit, ip_address("192.0.2.1"))
+    assert isinstance(receiver.receive(packet, EPOCH_NS), Heard)
+    assert receiver.receive(packet, EPOCH_NS) is RejectReason.AUTH_REPLAY
+
+
+def test_a_steady_masters_advert_is_encoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    seals = counting(monkeypatch, wire_module, "seal")
+    wire = Wire(WireConfig(3, 1, 100, ip_address("192.0.2.1")))
+    advert = Advertisement(3, 1, 150, 100, VIPS)
+    sent = [wire.transmit(advert, EPOCH_NS + n) for n in range(10)]
+    assert len(seals) == 1
+    assert all(s == sent[0] for s in sent)
+    sent[0].clear()  # a caller's list is its own
+    assert wire.transmit(advert, EPOCH_NS) == sent[1]
+    wire.peer_checksum_mode = ChecksumMode.RFC9568  # heard a peer use the other form
+    assert wire.transmit(advert, EPOCH_NS) != sent[1]
+    assert len(seals) == 2
