@@ -26,7 +26,7 @@ BIN := $(DESTDIR)/usr/local/bin
 UNIT_DIR := $(DESTDIR)/etc/systemd/system
 CONF_DIR := $(DESTDIR)/etc/vipguard
 
-.PHONY: help setup deb-packages test lint sim fuzz soak demo demo-sim bench install uninstall clean
+.PHONY: help setup deb-packages test lint sim fuzz soak demo demo-sim bench bench-idle install uninstall clean
 
 # Every .PHONY target has a line here (tests/test_docs.py checks it).
 help:
@@ -41,6 +41,7 @@ help:
 	@echo "make fuzz         - fuzz the codec and receive path with FUZZ_RUNS=$(FUZZ_RUNS) inputs"
 	@echo "make soak         - 20 ms and 10 ms adverts under load beside keepalived, SOAK_SECONDS=$(SOAK_SECONDS) each (root)"
 	@echo "make bench        - failover outage and idle cost, vipguard vs keepalived (root; BENCH_ARGS=--quick)"
+	@echo "make bench-idle   - only the idle cost: CPU, wake-ups, memory at 1 s and 100 ms adverts (root; IDLE_ARGS=--seconds 30)"
 	@echo "make install      - install under /opt/vipguard with the unit and the vipguard user (root; DESTDIR= stages)"
 	@echo "make uninstall    - remove what install added; /etc/vipguard is kept"
 	@echo "make clean        - remove the .venv and the tool caches"
@@ -99,6 +100,11 @@ $(BENCH_STAMP): $(STAMP)
 # `make bench BENCH_ARGS=--quick` for a run of a few minutes (2 reps, no 1 s adverts).
 bench: setup $(BENCH_STAMP)
 	$(PY) bench/failover.py $(BENCH_ARGS)
+
+# Idle master and backup of both implementations, side by side (a few minutes; no matplotlib).
+IDLE_ARGS ?=
+bench-idle: setup deb-packages
+	$(PY) bench/idle.py $(IDLE_ARGS)
 
 install:
 	$(PYTHON) -m venv $(OPT)

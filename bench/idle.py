@@ -46,6 +46,7 @@ ROLES = ("master", "backup")
 MASTER, BACKUP = "lb1", "lb2"
 MASTER_PRIORITY, BACKUP_PRIORITY = 150, 100
 SECONDS = 30.0
+QUICK_SECONDS = 10.0  # make bench BENCH_ARGS=--quick
 FILES = ("idle.md", "idle.json")
 
 
@@ -114,6 +115,16 @@ def sample(nodes: Mapping[str, Node], interval_ms: int, seconds: float) -> list[
             )
         )
     return costs
+
+
+def describe(cost: IdleCost) -> str:
+    """One line for the console."""
+    return (
+        f"{cost.impl:10} {cost.interval_ms:5} ms {cost.role:6}: CPU {cost.cpu_percent:.3f}% "
+        f"of a core ({cost.cpu_us_per_interval:.0f} µs per advert interval), "
+        f"{cost.wakeups_per_s:.1f} wake-ups/s, RSS {cost.rss_kib / 1024:.1f} MiB, "
+        f"PSS {cost.pss_kib / 1024:.1f} MiB"
+    )
 
 
 # --------------------------------------------------------------------------- the table
@@ -291,13 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             for impl in args.impl_list:
                 for cost in measure_pair(topology, cluster, impl, interval_ms, args.seconds):
                     run["costs"].append(asdict(cost))
-                    print(
-                        f"  {impl:10} {interval_ms:5} ms {cost.role:6}: CPU "
-                        f"{cost.cpu_percent:.3f}% of a core, {cost.wakeups_per_s:.1f} "
-                        f"wake-ups/s, {cost.cpu_us_per_interval:.0f} µs per advert interval, "
-                        f"RSS {cost.rss_kib / 1024:.1f} MiB",
-                        flush=True,
-                    )
+                    print(f"  {describe(cost)}", flush=True)
     finally:
         for problem in topology.teardown():
             print(f"teardown problem: {problem}")

@@ -6,12 +6,14 @@ CPU figures to ``make bench-idle``."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import urllib.request
 from ipaddress import IPv4Interface, ip_address
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from routerkit import EPOCH_NS, advert_packet, received
@@ -20,7 +22,7 @@ from vipguard.agent.metrics import serve
 from vipguard.proto import wire as wire_module
 from vipguard.proto.auth import AuthConfig, AuthKey
 from vipguard.proto.checksum import ChecksumMode
-from vipguard.proto.errors import RejectReason
+from vipguard.proto.errors import ProtocolUsageError, RejectReason
 from vipguard.proto.packet import Advertisement
 from vipguard.proto.wire import Heard, Wire, WireConfig
 
@@ -138,3 +140,24 @@ def test_a_steady_masters_advert_is_encoded_once(monkeypatch: pytest.MonkeyPatch
     wire.peer_checksum_mode = ChecksumMode.RFC9568  # heard a peer use the other form
     assert wire.transmit(advert, EPOCH_NS) != sent[1]
     assert len(seals) == 2
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ((4, 1, 100, 100, VIPS), "version 4 is not 2 or 3"),
+        ((3, 0, 100, 100, VIPS), "vrid 0 is outside 1..255"),
+        ((3, 1, 256, 100, VIPS), "priority 256 is outside 0..255"),
+        ((3, 1, 100, 100, ()), "needs 1..255 addresses"),
+        ((3, 1, 100, 100, (*VIPS, ip_address("2001:db8::1"))), "mixes IPv4 and IPv6 addresses"),
+        ((3, 1, 100, 4096, VIPS), "VRRPv3 interval 4096 cs is outside 1..4095"),
+        ((2, 1, 100, 100, (ip_address("2001:db8::1"),)), "VRRPv2 carries IPv4 addresses only"),
+        ((2, 1, 100, 150, VIPS), "VRRPv2 interval 150 cs is not a whole 1..255 seconds"),
+    ],
+)
+def test_an_unsendable_advert_is_refused_with_its_problem(
+    fields: tuple[Any, ...], problem: str
+) -> None:
+    """The checks every sent advert passes name the same problems since they became lazy."""
+    with pytest.raises(ProtocolUsageError, match=re.escape(f"invalid Advertisement: {problem}")):
+        Advertisement(*fields)
