@@ -48,6 +48,9 @@ MASTER_PRIORITY, BACKUP_PRIORITY = 150, 100
 SECONDS = 30.0
 QUICK_SECONDS = 10.0  # make bench BENCH_ARGS=--quick
 FILES = ("idle.md", "idle.json")
+QUIET_SECONDS = 6.0
+"""Between the last status request of the start-up and the sample: each request leaves a timeout
+of the control server (5 s) pending in the agent's loop, which is not what an idle agent holds."""
 
 
 @dataclass
@@ -86,7 +89,9 @@ def voluntary_switches(pids: Iterable[int]) -> int:
 
 
 def sample(nodes: Mapping[str, Node], interval_ms: int, seconds: float) -> list[IdleCost]:
-    """CPU, wake-ups and memory of each of ``nodes`` (by role) over ``seconds`` of idling."""
+    """CPU, wake-ups and memory of each of ``nodes`` (by role) over ``seconds`` of idling, after
+    QUIET_SECONDS without a request; then each must still be in its role."""
+    time.sleep(QUIET_SECONDS)
     pids = {role: node.processes() for role, node in nodes.items()}
     before = {role: (runtime_ms(p), voluntary_switches(p)) for role, p in pids.items()}
     start = time.monotonic()
@@ -95,8 +100,8 @@ def sample(nodes: Mapping[str, Node], interval_ms: int, seconds: float) -> list[
     elapsed = time.monotonic() - start
     costs = []
     for role, node in nodes.items():
-        if node.processes() != pids[role]:
-            raise RuntimeError(f"{node}: its processes changed while it was measured")
+        if node.processes() != pids[role] or node.state() != role:
+            raise RuntimeError(f"{node}: not the same {role} all along the measurement")
         ms_before, ms_after = before[role][0], after[role][0]
         if ms_before is None or ms_after is None:
             raise RuntimeError("this kernel has no se.sum_exec_runtime in /proc/<pid>/task/*/sched")
@@ -240,7 +245,7 @@ def measure_pair(
         master.wait_state("master", timeout=4 * interval_ms / 1000 + 3.0)
         backup.start()
         backup.wait_state("backup", timeout=3.0)
-        time.sleep(max(1.0, 3 * interval_ms / 1000))  # past start-up work and the first adverts
+        time.sleep(3 * interval_ms / 1000)  # the first adverts heard
         states = (master.state(), backup.state())
         if states != ("master", "backup"):
             raise RuntimeError(f"{impl} pair not settled: states {states}")

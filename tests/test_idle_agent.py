@@ -6,6 +6,7 @@ CPU figures to ``make bench-idle``."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -18,12 +19,15 @@ from typing import Any
 import pytest
 from routerkit import EPOCH_NS, advert_packet, received
 
+from vipguard.agent.driver import AnnouncePolicy, Egress, RouterDriver
 from vipguard.agent.metrics import serve
 from vipguard.proto import wire as wire_module
-from vipguard.proto.auth import AuthConfig, AuthKey
+from vipguard.proto.auth import TRAILER_LENGTH, AuthConfig, AuthKey
 from vipguard.proto.checksum import ChecksumMode
 from vipguard.proto.errors import ProtocolUsageError, RejectReason
 from vipguard.proto.packet import Advertisement
+from vipguard.proto.router import RouterConfig, VirtualRouter
+from vipguard.proto.timers import Instant
 from vipguard.proto.wire import Heard, Wire, WireConfig
 
 VIPS = (IPv4Interface("192.0.2.100/24").ip,)
@@ -161,3 +165,68 @@ def test_an_unsendable_advert_is_refused_with_its_problem(
     """The checks every sent advert passes name the same problems since they became lazy."""
     with pytest.raises(ProtocolUsageError, match=re.escape(f"invalid Advertisement: {problem}")):
         Advertisement(*fields)
+
+
+# --------------------------------------------------------------------------- sequence saves
+
+
+class SentPayloads:
+    """A socket that keeps what it is asked to send; and an announcer that does nothing."""
+
+    def __init__(self) -> None:
+        self.payloads: list[bytes] = []
+
+    def send(self, payload: bytes, source: object, destination: object) -> None:
+        self.payloads.append(payload)
+
+    def announce(self, address: object) -> None:
+        pass
+
+
+class LoopClock:
+    def now(self) -> Instant:
+        t = asyncio.get_running_loop().time()
+        return Instant(t, EPOCH_NS + round(t * 1e9))
+
+
+class NoNetlink:
+    async def add_address(self, index: int, vip: object, label: object) -> bool:
+        return True
+
+    async def remove_address(self, index: int, vip: object) -> bool:
+        return True
+
+
+def test_each_signed_advert_reports_its_sequence_for_saving() -> None:
+    """The sequence store saves on these reports (test_sequence_store.py): no timer of its own."""
+    auth = AuthConfig((AuthKey(1, b"k" * 32),), active_key=1)
+    vip = IPv4Interface("192.0.2.100/24")
+    config = RouterConfig(51, 255, (vip,), ip_address("192.0.2.11"), interval_cs=1, auth=auth)
+    socket = SentPayloads()
+    reported: list[int] = []
+
+    async def scenario() -> RouterDriver:
+        driver = RouterDriver(
+            name="web",
+            router=VirtualRouter(config),
+            egress=Egress("eth0", 2, 2, socket, socket),  # type: ignore[arg-type]
+            netlink=NoNetlink(),  # type: ignore[arg-type]
+            clock=LoopClock(),  # type: ignore[arg-type]
+            labels={vip: None},
+            announce=AnnouncePolicy(count=1),
+            on_signed=lambda _driver, sequence: reported.append(sequence),
+        )
+        driver.start(link_up=True)
+        for _ in range(500):  # at most 5 s
+            if len(socket.payloads) >= 5:
+                break
+            await asyncio.sleep(0.01)
+        await driver.stop(handover=False)
+        return driver
+
+    driver = asyncio.run(scenario())
+    trailer_sequences = [int.from_bytes(p[-TRAILER_LENGTH:][4:12], "big") for p in socket.payloads]
+    assert len(reported) == len(socket.payloads) >= 5
+    assert reported == sorted(reported)
+    assert reported[-1] == driver.router.wire.authenticator.sequences.last_sent  # type: ignore[union-attr]
+    assert len(set(trailer_sequences)) == len(trailer_sequences)

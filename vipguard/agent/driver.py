@@ -5,9 +5,10 @@ so they never wait behind netlink work; every other effect is queued and execute
 order by one worker task, so a VIP is bound before it is announced and released only after the
 priority-0 advert has left.
 
-Two observers look on without sitting on the decision path: ``on_input`` right after the core
-handled an input (sync groups coordinate their members there), and ``on_transition`` when a state
-change is executed, in order with the binds and releases before it (hooks and the event stream).
+Observers look on without sitting on the decision path: ``on_input`` right after the core
+handled an input (sync groups coordinate their members there), ``on_transition`` when a state
+change is executed, in order with the binds and releases before it (hooks and the event stream),
+and ``on_signed`` with the sequence of each signed advert sent (its high-water mark is saved).
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ class RouterDriver:
         on_failure: Callable[[BaseException], None] = lambda error: None,
         on_input: Callable[[RouterDriver], None] = lambda driver: None,
         on_transition: Callable[[RouterDriver, StateChanged], None] = lambda driver, change: None,
+        on_signed: Callable[[RouterDriver, int], None] = lambda driver, sequence: None,
         suppression: NeighbourSuppression | None = None,
     ) -> None:
         self.name, self.router, self.egress = name, router, egress
@@ -116,7 +118,7 @@ class RouterDriver:
         self._announce_policy = announce
         self._suppression = suppression  # None: unavailable on this host (logged at start)
         self._on_failure = on_failure
-        self.on_input, self.on_transition = on_input, on_transition
+        self.on_input, self.on_transition, self.on_signed = on_input, on_transition, on_signed
         self._changes = Changes()
         self.counters = Counters()
         self.bound: set[IPInterface] = set()
@@ -357,6 +359,9 @@ class RouterDriver:
         except OSError as error:
             self.counters.send_errors += 1
             self._warn("send_failed", error=error.strerror)
+        authenticator = self.router.wire.authenticator
+        if authenticator is not None and authenticator.sequences.last_sent is not None:
+            self._observe(self.on_signed, self, authenticator.sequences.last_sent)
 
     def _rejected(self, effect: Rejected) -> None:
         self.counters.rejected[effect.reason.value] += 1

@@ -378,6 +378,7 @@ class Agent:
             announce=_announce_policy(plan),
             on_failure=self.fail,
             on_transition=self._transition_observed,
+            on_signed=self._signed_advert_sent,
             suppression=self.suppression,
         )
         if instance.name in self.in_maintenance.names:
@@ -439,7 +440,7 @@ class Agent:
         self._watch_listeners()
         loop = asyncio.get_running_loop()
         loop.add_reader(self._watcher.fileno(), self._kernel_readable)
-        jobs = [(self._save_sequences(), "sequences")]
+        jobs = []
         if self.notifier.watchdog_interval:
             jobs.append((self._feed_watchdog(self.notifier.watchdog_interval), "watchdog"))
         for job, name in jobs:
@@ -529,11 +530,9 @@ class Agent:
             self.notifier.watchdog()
             await asyncio.sleep(interval)
 
-    async def _save_sequences(self) -> None:
-        while True:
-            await asyncio.sleep(SequenceStore.SAVE_EVERY)
-            for driver in self.drivers:
-                self._save_sequence(driver)
+    def _signed_advert_sent(self, driver: RouterDriver, sequence: int) -> None:
+        with contextlib.suppress(OSError):  # as at shutdown: the margin on load covers a miss
+            self._sequences.save_if_due(driver.name, sequence, self.clock.now().monotonic)
 
     def _save_sequence(self, driver: RouterDriver) -> None:
         authenticator = driver.router.wire.authenticator
