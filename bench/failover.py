@@ -297,7 +297,7 @@ class Pair:
             sent=result.sent,
             protocol_ms=None,
             last_advert_priority=None,
-            load1=float(loadavg().split()[0]),
+            load1=float(idle.loadavg().split()[0]),
         )
 
     # --- idle cost ------------------------------------------------------------------------
@@ -418,12 +418,8 @@ def machine_facts(keepalived: str) -> dict[str, str]:
         "python": platform.python_version(),
         "keepalived": out([keepalived, "--version"]).splitlines()[0],
         "vipguard": out(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
-        "loadavg_start": loadavg(),
+        "loadavg_start": idle.loadavg(),
     }
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -442,19 +438,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.reps = 2 if args.quick else 5
     args.reps = max(1, min(args.reps, 50))
     if args.intervals:
-        args.intervals_ms = [parse_interval(v) for v in args.intervals.split(",")]
+        args.intervals_ms = [idle.parse_interval(v) for v in args.intervals.split(",")]
     else:
         args.intervals_ms = [i for i in INTERVALS_MS if not (args.quick and i >= 1000)]
     return args
-
-
-def parse_interval(text: str) -> int:
-    text = text.strip()
-    if text.endswith("ms"):
-        return int(text[:-2])
-    if text.endswith("s"):
-        return int(float(text[:-1]) * 1000)
-    return int(text)
 
 
 def execute(args: argparse.Namespace, keepalived: str, run: Run) -> None:
@@ -508,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     run.duration_s = round(time.monotonic() - start, 1)
-    run.machine["loadavg_end"] = loadavg()
+    run.machine["loadavg_end"] = idle.loadavg()
     args.out.mkdir(parents=True, exist_ok=True)
     table = report.write(run_as_dict(run), args.out, quick=args.quick)
     say("\n" + table)

@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -282,6 +283,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _output(argv: list[str]) -> str:
+    """The first line a version command prints, or what kept it from running."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except OSError as error:
+        return f"unknown ({error.strerror})"
+    return ((done.stdout + done.stderr).strip().splitlines() or ["unknown"])[0]
+
+
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -295,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "seconds": args.seconds,
         "loadavg_start": loadavg(),
+        "vipguard": _output(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
+        "keepalived": _output([find_binary() or "keepalived", "--version"]),
         "costs": [],
     }
     workdir = Path(tempfile.mkdtemp(prefix="vgi-"))
