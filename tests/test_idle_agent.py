@@ -230,3 +230,71 @@ def test_each_signed_advert_reports_its_sequence_for_saving() -> None:
     assert reported == sorted(reported)
     assert reported[-1] == driver.router.wire.authenticator.sequences.last_sent  # type: ignore[union-attr]
     assert len(set(trailer_sequences)) == len(trailer_sequences)
+
+
+# --------------------------------------------------------------------------- the event loop
+
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    """Counts what is scheduled on it: each callback is a turn of the loop, a timer a wake-up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timers = 0
+        self.soon = 0
+
+    def call_at(self, when: float, callback: Any, *args: Any, context: Any = None) -> Any:
+        self.timers += 1
+        return super().call_at(when, callback, *args, context=context)
+
+    def call_soon(self, callback: Any, *args: Any, context: Any = None) -> Any:
+        self.soon += 1
+        return super().call_soon(callback, *args, context=context)
+
+
+def test_an_idle_backup_schedules_one_timer_per_advert_and_nothing_else() -> None:
+    """Each advert heard moves the Master_Down timer (one timer re-armed); nothing else is
+    scheduled on the loop, and the timer never fires while the master speaks."""
+    vip = IPv4Interface("192.0.2.100/24")
+    config = RouterConfig(51, 100, (vip,), ip_address("192.0.2.12"), interval_cs=1)
+    master = Wire(WireConfig(3, 51, 1, ip_address("192.0.2.11")))
+    (transmit,) = master.transmit(Advertisement(3, 51, 150, 1, (vip.ip,)), EPOCH_NS)
+    packet = received(transmit, ip_address("192.0.2.11"))
+    loop = CountingLoop()
+    socket = SentPayloads()
+
+    async def scenario() -> tuple[int, int, RouterDriver]:
+        driver = RouterDriver(
+            name="web",
+            router=VirtualRouter(config),
+            egress=Egress("eth0", 2, 2, socket, socket),  # type: ignore[arg-type]
+            netlink=NoNetlink(),  # type: ignore[arg-type]
+            clock=LoopClock(),  # type: ignore[arg-type]
+            labels={vip: None},
+            announce=AnnouncePolicy(count=1),
+        )
+        driver.start(link_up=True)
+        driver.on_packet(packet)
+        await asyncio.sleep(0)  # the worker task's first turn
+        timers, soon = loop.timers, loop.soon
+        for _ in range(50):  # 50 adverts, 10 ms apart
+            driver.on_packet(packet)
+            await asyncio.sleep(0)  # give anything scheduled a turn, as the loop would
+            await driver.wait_until(lambda: False, 0.01)
+        counts = (loop.timers - timers, loop.soon - soon)
+        await driver.stop(handover=False)
+        return *counts, driver
+
+    try:
+        timers, soon, driver = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    # Each advert re-arms the Master_Down timer: 50 timers. The rest is the test's own: each
+    # 10 ms wait is a timeout (one timer, and one callback when it ends), and each sleep(0) a
+    # callback. Nothing from the driver beyond its one timer.
+    assert timers == 50 + 50
+    assert soon == 50 + 50
+    assert driver.counters.adverts_in == 51
+    assert ("backup", "master") not in {
+        (old, new) for old, new, _ in driver.counters.transitions_by
+    }
