@@ -9,6 +9,8 @@ Observers look on without sitting on the decision path: ``on_input`` right after
 handled an input (sync groups coordinate their members there), ``on_transition`` when a state
 change is executed, in order with the binds and releases before it (hooks and the event stream),
 and ``on_signed`` with the sequence of each signed advert sent (its high-water mark is saved).
+``on_wake`` is told of each advert heard and each timer fired: the systemd watchdog rides on
+these wake-ups instead of waking the loop itself.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ class RouterDriver:
         on_input: Callable[[RouterDriver], None] = lambda driver: None,
         on_transition: Callable[[RouterDriver, StateChanged], None] = lambda driver, change: None,
         on_signed: Callable[[RouterDriver, int], None] = lambda driver, sequence: None,
+        on_wake: Callable[[], None] = lambda: None,
         suppression: NeighbourSuppression | None = None,
     ) -> None:
         self.name, self.router, self.egress = name, router, egress
@@ -119,6 +122,7 @@ class RouterDriver:
         self._suppression = suppression  # None: unavailable on this host (logged at start)
         self._on_failure = on_failure
         self.on_input, self.on_transition, self.on_signed = on_input, on_transition, on_signed
+        self._on_wake = on_wake
         self._changes = Changes()
         self.counters = Counters()
         self.bound: set[IPInterface] = set()
@@ -158,6 +162,7 @@ class RouterDriver:
         self._feed(self.router.start(now))
 
     def on_packet(self, packet: ReceivedPacket) -> None:
+        self._on_wake()
         now = self._clock.now()
         heard_before = self.router.master
         effects = self.router.receive(packet, now)
@@ -334,6 +339,7 @@ class RouterDriver:
 
     def _on_timer(self) -> None:
         self._timer = None
+        self._on_wake()
         try:
             effects = self.router.poll(self._clock.now())
         except Exception as error:  # a bug in the core: stop safely rather than run on blind

@@ -52,6 +52,7 @@ from .sequences import SequenceStore
 from .status import describe, handover_view
 from .sync import SyncGroup
 from .vmacs import VirtualMacs, VmacError
+from .watchdog import Watchdog
 
 MAX_READS_PER_WAKEUP = 64
 HOOKS_STOP_TIMEOUT = 5.0  # the hooks of the last transitions may run this long at shutdown
@@ -92,6 +93,8 @@ class Agent:
         self.netlink = Netlink()
         self._watcher = KernelWatcher()
         self.notifier = Notifier()
+        # Fed from the event loop (a stalled loop makes systemd restart us), on its wake-ups.
+        self.watchdog = Watchdog(self.notifier.watchdog, self.notifier.watchdog_interval or 0.0)
         self.ports: dict[str, Port] = {}
         self.vmacs = VirtualMacs(self.netlink)
         self.suppression: NeighbourSuppression | None = None  # set up with the interfaces
@@ -255,6 +258,7 @@ class Agent:
 
     async def _shutdown(self) -> None:
         self.notifier.stopping()
+        self.watchdog.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -379,6 +383,7 @@ class Agent:
             on_failure=self.fail,
             on_transition=self._transition_observed,
             on_signed=self._signed_advert_sent,
+            on_wake=self.watchdog.awake,
             suppression=self.suppression,
         )
         if instance.name in self.in_maintenance.names:
@@ -440,13 +445,8 @@ class Agent:
         self._watch_listeners()
         loop = asyncio.get_running_loop()
         loop.add_reader(self._watcher.fileno(), self._kernel_readable)
-        jobs = []
         if self.notifier.watchdog_interval:
-            jobs.append((self._feed_watchdog(self.notifier.watchdog_interval), "watchdog"))
-        for job, name in jobs:
-            task = asyncio.create_task(job, name=name)
-            task.add_done_callback(_report_failure)
-            self._tasks.append(task)
+            self.watchdog.start()
 
     def _watch_listeners(self) -> None:
         loop = asyncio.get_running_loop()
@@ -523,12 +523,6 @@ class Agent:
         for driver in self.drivers:
             if driver.egress.interface == port.link.name:
                 driver.on_link(up)
-
-    async def _feed_watchdog(self, interval: float) -> None:
-        """Pinged from the event loop itself: if the loop stalls, systemd restarts the agent."""
-        while True:
-            self.notifier.watchdog()
-            await asyncio.sleep(interval)
 
     def _signed_advert_sent(self, driver: RouterDriver, sequence: int) -> None:
         with contextlib.suppress(OSError):  # as at shutdown: the margin on load covers a miss
