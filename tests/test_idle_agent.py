@@ -197,6 +197,20 @@ class NoNetlink:
         return True
 
 
+def quiet_driver(config: RouterConfig, socket: SentPayloads, **observers: Any) -> RouterDriver:
+    """A driver of ``config`` on the running loop, sending into ``socket``; netlink says yes."""
+    return RouterDriver(
+        name="web",
+        router=VirtualRouter(config),
+        egress=Egress("eth0", 2, 2, socket, socket),  # type: ignore[arg-type]
+        netlink=NoNetlink(),  # type: ignore[arg-type]
+        clock=LoopClock(),  # type: ignore[arg-type]
+        labels={vip: None for vip in config.vips},
+        announce=AnnouncePolicy(count=1),
+        **observers,
+    )
+
+
 def test_each_signed_advert_reports_its_sequence_for_saving() -> None:
     """The sequence store saves on these reports (test_sequence_store.py): no timer of its own."""
     auth = AuthConfig((AuthKey(1, b"k" * 32),), active_key=1)
@@ -206,16 +220,7 @@ def test_each_signed_advert_reports_its_sequence_for_saving() -> None:
     reported: list[int] = []
 
     async def scenario() -> RouterDriver:
-        driver = RouterDriver(
-            name="web",
-            router=VirtualRouter(config),
-            egress=Egress("eth0", 2, 2, socket, socket),  # type: ignore[arg-type]
-            netlink=NoNetlink(),  # type: ignore[arg-type]
-            clock=LoopClock(),  # type: ignore[arg-type]
-            labels={vip: None},
-            announce=AnnouncePolicy(count=1),
-            on_signed=lambda _driver, sequence: reported.append(sequence),
-        )
+        driver = quiet_driver(config, socket, on_signed=lambda _, seq: reported.append(seq))
         driver.start(link_up=True)
         for _ in range(500):  # at most 5 s
             if len(socket.payloads) >= 5:
@@ -264,15 +269,7 @@ def test_an_idle_backup_schedules_one_timer_per_advert_and_nothing_else() -> Non
     socket = SentPayloads()
 
     async def scenario() -> tuple[int, int, RouterDriver]:
-        driver = RouterDriver(
-            name="web",
-            router=VirtualRouter(config),
-            egress=Egress("eth0", 2, 2, socket, socket),  # type: ignore[arg-type]
-            netlink=NoNetlink(),  # type: ignore[arg-type]
-            clock=LoopClock(),  # type: ignore[arg-type]
-            labels={vip: None},
-            announce=AnnouncePolicy(count=1),
-        )
+        driver = quiet_driver(config, socket)
         driver.start(link_up=True)
         driver.on_packet(packet)
         await asyncio.sleep(0)  # the worker task's first turn
