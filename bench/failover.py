@@ -20,9 +20,11 @@ between answered probes (the outage) and the probes lost inside it; then it rest
               once, vipguard keeps it until the backup has taken over (make-before-break).
               Restored by restarting it.
 
-Also the idle cost of a master at 100 ms adverts (with its backup running, no probes): CPU (% of
-one core over 10 s, utime+stime of every process of it, from /proc/<pid>/stat) and memory (VmRSS and
-PSS summed over its processes). Writes bench/results/failover.{md,json,png} and prints the table.
+Also the idle cost of master and backup at 1 s and 100 ms adverts (no probes; see idle.py, which
+``make bench-idle`` runs alone): CPU (scheduler runtime of every thread, % of one core over 30 s,
+10 s with --quick), wake-ups per second and memory (VmRSS and PSS summed over the node's
+processes), vipguard beside keepalived with the ratios. Writes bench/results/failover.{md,json,png}
+and prints the tables.
 A run never fails on noise: the exit status is 1 only when something broke (a repetition without
 a failover, a node that would not start, ...), and the errors are listed.
 
@@ -51,20 +53,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "netns-tests"))
 
+import idle
 import report
 from agents import Cluster
 from keepalived import find_binary
 from netns import Process, Topology
 from nodes import (
-    CLK_TCK,
     VIP_ADDRESS,
     KeepalivedNode,
     Node,
     VipguardNode,
-    cpu_ticks,
-    memory_kib,
     release_vip,
-    runtime_ms,
     vip_holders,
 )
 from probe import Prober, ProbeReport
@@ -78,7 +77,7 @@ MASTER, BACKUP = "lb1", "lb2"
 MASTER_PRIORITY, BACKUP_PRIORITY = 150, 100
 PROBE_RATE = 250.0
 ANSWERS = 25  # answers from a host before it counts as serving (100 ms at 250 Hz)
-CPU_SECONDS = 10.0
+IDLE_INTERVALS_MS = (1000, 100)  # the idle cost is measured at these advert intervals
 HARD_LIMIT_S = 75 * 60  # the whole run, whatever happens
 
 
@@ -118,22 +117,6 @@ class Sample:
 
 
 @dataclass
-class Resources:
-    impl: str
-    interval_ms: int
-    role: str
-    pids: list[int]
-    cpu_percent: float
-    """From utime + stime in /proc/<pid>/stat (clock ticks: 0.1 % resolution over 10 s)."""
-    ticks: int
-    cpu_percent_runtime: float | None
-    """From se.sum_exec_runtime of every thread (ns resolution), None if unavailable."""
-    seconds: float
-    rss_kib: int
-    pss_kib: int
-
-
-@dataclass
 class Run:
     started: str
     seed: int
@@ -142,7 +125,8 @@ class Run:
     intervals_ms: list[int]
     machine: dict[str, str]
     samples: list[Sample] = field(default_factory=list)
-    resources: list[Resources] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    """Idle cost per implementation, interval and role (idle.IdleCost as dicts)."""
     errors: list[dict[str, Any]] = field(default_factory=list)
     duration_s: float = 0.0
 
@@ -313,48 +297,18 @@ class Pair:
             sent=result.sent,
             protocol_ms=None,
             last_advert_priority=None,
-            load1=float(loadavg().split()[0]),
+            load1=float(idle.loadavg().split()[0]),
         )
 
     # --- idle cost ------------------------------------------------------------------------
 
-    def resources(self, seconds: float) -> list[Resources]:
-        """CPU and memory of both nodes over ``seconds`` of idle operation."""
+    def idle_cost(self, seconds: float) -> list[idle.IdleCost]:
+        """CPU, wake-ups and memory of both nodes over ``seconds`` of idle operation."""
         nodes = {"master": self.master, "backup": self.backup}
-        pids = {role: node.processes() for role, node in nodes.items()}
-        before = {role: (cpu_ticks(p), runtime_ms(p)) for role, p in pids.items()}
-        start = time.monotonic()
-        time.sleep(seconds)
-        after = {role: (cpu_ticks(p), runtime_ms(p)) for role, p in pids.items()}
-        elapsed = time.monotonic() - start
-        out = []
-        for role, p in pids.items():
-            if nodes[role].processes() != p:
-                raise Broken(f"{nodes[role]}: processes changed while measuring CPU")
-            rss, pss = memory_kib(p)
-            ticks = after[role][0] - before[role][0]
-            cpu = ticks / CLK_TCK / elapsed * 100
-            ms_before, ms_after = before[role][1], after[role][1]
-            precise = (
-                round((ms_after - ms_before) / 1000 / elapsed * 100, 3)
-                if ms_before is not None and ms_after is not None
-                else None
-            )
-            out.append(
-                Resources(
-                    impl=self.impl,
-                    interval_ms=self.interval_ms,
-                    role=role,
-                    pids=p,
-                    cpu_percent=round(cpu, 2),
-                    ticks=ticks,
-                    cpu_percent_runtime=precise,
-                    seconds=round(elapsed, 2),
-                    rss_kib=rss,
-                    pss_kib=pss,
-                )
-            )
-        return out
+        try:
+            return idle.sample(nodes, self.interval_ms, seconds)
+        except RuntimeError as error:  # its processes changed: not noise
+            raise Broken(str(error)) from None
 
 
 # --------------------------------------------------------------------------- the run
@@ -367,6 +321,7 @@ class Bench:
         self.prober = Prober(topology)
         self._watches = 0
         self.rng = random.Random(run.seed)
+        self.idle_seconds = idle.SECONDS
 
     def watch_adverts(self, seconds: float) -> tuple[Process, Path]:
         """Start recording adverts on the client (stopped by PID in :meth:`adverts`)."""
@@ -405,14 +360,10 @@ class Bench:
         where: dict[str, Any] = {"impl": impl, "interval_ms": interval_ms}
         try:
             pair.start()
-            if interval_ms == 100:
-                for res in pair.resources(CPU_SECONDS):
-                    self.run.resources.append(res)
-                    say(
-                        f"  idle {impl} {res.role}: CPU {res.cpu_percent:.2f}% of a core "
-                        f"({res.ticks} ticks; {res.cpu_percent_runtime}% from sched runtime), "
-                        f"RSS {res.rss_kib / 1024:.1f} MiB, PSS {res.pss_kib / 1024:.1f} MiB"
-                    )
+            if interval_ms in IDLE_INTERVALS_MS:
+                for cost in pair.idle_cost(self.idle_seconds):
+                    self.run.resources.append(asdict(cost))
+                    say(f"  idle {idle.describe(cost)}")
             for case in CASES:
                 for rep in range(1, self.run.reps + 1):
                     self.repetition(pair, case, rep)
@@ -467,12 +418,8 @@ def machine_facts(keepalived: str) -> dict[str, str]:
         "python": platform.python_version(),
         "keepalived": out([keepalived, "--version"]).splitlines()[0],
         "vipguard": out(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
-        "loadavg_start": loadavg(),
+        "loadavg_start": idle.loadavg(),
     }
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -491,19 +438,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.reps = 2 if args.quick else 5
     args.reps = max(1, min(args.reps, 50))
     if args.intervals:
-        args.intervals_ms = [parse_interval(v) for v in args.intervals.split(",")]
+        args.intervals_ms = [idle.parse_interval(v) for v in args.intervals.split(",")]
     else:
         args.intervals_ms = [i for i in INTERVALS_MS if not (args.quick and i >= 1000)]
     return args
-
-
-def parse_interval(text: str) -> int:
-    text = text.strip()
-    if text.endswith("ms"):
-        return int(text[:-2])
-    if text.endswith("s"):
-        return int(float(text[:-1]) * 1000)
-    return int(text)
 
 
 def execute(args: argparse.Namespace, keepalived: str, run: Run) -> None:
@@ -513,6 +451,8 @@ def execute(args: argparse.Namespace, keepalived: str, run: Run) -> None:
     try:
         topology.build()
         bench = Bench(topology, workdir, keepalived, run)
+        if args.quick:
+            bench.idle_seconds = idle.QUICK_SECONDS
         bench.prober.serve(MASTER, BACKUP)
         for n, interval_ms in enumerate(args.intervals_ms):
             impls = IMPLS if n % 2 == 0 else IMPLS[::-1]  # alternate who goes first
@@ -555,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     run.duration_s = round(time.monotonic() - start, 1)
-    run.machine["loadavg_end"] = loadavg()
+    run.machine["loadavg_end"] = idle.loadavg()
     args.out.mkdir(parents=True, exist_ok=True)
     table = report.write(run_as_dict(run), args.out, quick=args.quick)
     say("\n" + table)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import idle
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -115,25 +116,6 @@ def outage_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def resource_table(resources: list[dict[str, Any]]) -> str:
-    if not resources:
-        return "(not measured in this run: it needs the 100 ms interval)"
-    lines = [
-        "| implementation | role | processes | CPU, % of one core (utime+stime) "
-        "| CPU, % of one core (sched runtime) | VmRSS (MiB, summed) | PSS (MiB, summed) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in resources:
-        ticks = f"{r['cpu_percent']:.2f} ({r['ticks']} ticks)"
-        runtime = r.get("cpu_percent_runtime")
-        precise = f"{runtime:.3f}" if runtime is not None else "–"
-        lines.append(
-            f"| {r['impl']} | {r['role']} | {len(r['pids'])} | {ticks} | {precise} "
-            f"| {r['rss_kib'] / 1024:.1f} | {r['pss_kib'] / 1024:.1f} |"
-        )
-    return "\n".join(lines)
-
-
 def markdown(run: dict[str, Any], rows: list[dict[str, Any]], quick: bool) -> str:
     m = run["machine"]
     reps = run["reps"]
@@ -175,17 +157,11 @@ def markdown(run: dict[str, Any], rows: list[dict[str, Any]], quick: bool) -> st
     out += [f"- **{case}**: {text}" for case, text in DEFINITIONS.items()]
     out += ["", "## Outage per case", "", outage_table(rows), ""]
     out += [
-        "## Idle cost of a master at 100 ms adverts",
+        "## Idle cost at 1 s and 100 ms adverts",
         "",
-        "Over 10 s with its backup running and no probes: CPU = utime + stime (+ reaped "
-        "children) of every process of the node from `/proc/<pid>/stat` (clock ticks of 10 ms, "
-        "so 0.1 % resolution over 10 s), and the same from the scheduler's `se.sum_exec_runtime` "
-        "of every thread (`/proc/<pid>/task/<tid>/sched`, ns resolution); memory from "
-        "`/proc/<pid>/status` VmRSS and `/proc/<pid>/smaps_rollup` Pss, summed over the "
-        "node's processes (keepalived: parent + VRRP child; summed RSS counts their shared "
-        "pages twice, PSS does not).",
+        f"Each pair settled, then sampled over {_idle_seconds(run)}. " + idle.METHOD,
         "",
-        resource_table(run["resources"]),
+        idle.table(run["resources"]),
         "",
     ]
     if run["errors"]:
@@ -258,4 +234,9 @@ def write(run: dict[str, Any], out: Path, quick: bool) -> str:
     _write(out / "failover.json", json.dumps({**run, "summary": rows}, indent=1) + "\n")
     _write(out / "failover.md", markdown(run, rows, quick))
     plot(rows, run["intervals_ms"], out / "failover.png")
-    return outage_table(rows) + "\n\n" + resource_table(run["resources"])
+    return outage_table(rows) + "\n\n" + idle.table(run["resources"])
+
+
+def _idle_seconds(run: dict[str, Any]) -> str:
+    seconds = sorted({r["seconds"] for r in run["resources"]})
+    return f"{seconds[0]:.0f} s" if seconds else "(not measured)"

@@ -5,9 +5,12 @@ so they never wait behind netlink work; every other effect is queued and execute
 order by one worker task, so a VIP is bound before it is announced and released only after the
 priority-0 advert has left.
 
-Two observers look on without sitting on the decision path: ``on_input`` right after the core
-handled an input (sync groups coordinate their members there), and ``on_transition`` when a state
-change is executed, in order with the binds and releases before it (hooks and the event stream).
+Observers look on without sitting on the decision path: ``on_input`` right after the core
+handled an input (sync groups coordinate their members there), ``on_transition`` when a state
+change is executed, in order with the binds and releases before it (hooks and the event stream),
+and ``on_signed`` with the sequence of each signed advert sent (its high-water mark is saved).
+``on_wake`` is told of each advert heard and each timer fired: the systemd watchdog rides on
+these wake-ups instead of waking the loop itself.
 """
 
 from __future__ import annotations
@@ -107,6 +110,8 @@ class RouterDriver:
         on_failure: Callable[[BaseException], None] = lambda error: None,
         on_input: Callable[[RouterDriver], None] = lambda driver: None,
         on_transition: Callable[[RouterDriver, StateChanged], None] = lambda driver, change: None,
+        on_signed: Callable[[RouterDriver, int], None] = lambda driver, sequence: None,
+        on_wake: Callable[[], None] = lambda: None,
         suppression: NeighbourSuppression | None = None,
     ) -> None:
         self.name, self.router, self.egress = name, router, egress
@@ -114,7 +119,8 @@ class RouterDriver:
         self._announce_policy = announce
         self._suppression = suppression  # None: unavailable on this host (logged at start)
         self._on_failure = on_failure
-        self.on_input, self.on_transition = on_input, on_transition
+        self.on_input, self.on_transition, self.on_signed = on_input, on_transition, on_signed
+        self._on_wake = on_wake
         self._changes = Changes()
         self.counters = Counters()
         self.bound: set[IPInterface] = set()
@@ -154,6 +160,7 @@ class RouterDriver:
         self._feed(self.router.start(now))
 
     def on_packet(self, packet: ReceivedPacket) -> None:
+        self._on_wake()
         now = self._clock.now()
         heard_before = self.router.master
         effects = self.router.receive(packet, now)
@@ -330,6 +337,7 @@ class RouterDriver:
 
     def _on_timer(self) -> None:
         self._timer = None
+        self._on_wake()
         try:
             effects = self.router.poll(self._clock.now())
         except Exception as error:  # a bug in the core: stop safely rather than run on blind
@@ -355,6 +363,9 @@ class RouterDriver:
         except OSError as error:
             self.counters.send_errors += 1
             self._warn("send_failed", error=error.strerror)
+        authenticator = self.router.wire.authenticator
+        if authenticator is not None and authenticator.sequences.last_sent is not None:
+            self._observe(self.on_signed, self, authenticator.sequences.last_sent)
 
     def _rejected(self, effect: Rejected) -> None:
         self.counters.rejected[effect.reason.value] += 1

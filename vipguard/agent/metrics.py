@@ -10,11 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import selectors
+import socket
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from wsgiref.simple_server import WSGIServer
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from prometheus_client import start_http_server
+from prometheus_client import make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -219,10 +224,60 @@ def _families() -> dict[str, GaugeMetricFamily | CounterMetricFamily]:
     }
 
 
-def serve(board: SnapshotBoard, host: str, port: int) -> WSGIServer:
+STOP_TIMEOUT = 2.0  # a scrape being answered may hold the server thread this long
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not logged."""
+
+
+class MetricsServer(ThreadingMixIn, WSGIServer):
+    """The HTTP server of ``/metrics`` in a thread of its own that sleeps until a scrape or a
+    stop arrives. (socketserver's ``serve_forever`` wakes every half second to look for a
+    shutdown request: two wake-ups a second of an otherwise idle agent, and a stop that waits
+    for the next one.) A stop is a byte on a socket pair the thread also listens to."""
+
+    daemon_threads = True  # a scrape still being answered never holds up the exit
+
+    def __init__(self, address: tuple[str, int], family: socket.AddressFamily) -> None:
+        self.address_family = family  # read when the listening socket is made
+        super().__init__(address, _QuietHandler)
+        self._wake, self._waker = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name="metrics", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
+            while True:
+                ready = [key.fileobj for key, _ in selector.select()]  # no timeout: asleep
+                if self._wake in ready:
+                    return
+                self.handle_request()  # readable: it accepts at once
+
+    def shutdown(self) -> None:
+        """Stop serving (a scrape being answered finishes in its own thread)."""
+        if self._thread.is_alive():
+            self._waker.send(b"\0")
+            self._thread.join(STOP_TIMEOUT)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake.close()
+        self._waker.close()
+
+
+def serve(board: SnapshotBoard, host: str, port: int) -> MetricsServer:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AgentCollector(lambda: board.fresh(SNAPSHOT_WAIT)))
-    server, _thread = start_http_server(port, addr=host, registry=registry)
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    server = MetricsServer((host, port), family)
+    server.set_app(make_wsgi_app(registry))
+    server.start()
     return server
 
 
@@ -234,7 +289,7 @@ class MetricsSubsystem:
 
     def __init__(self, board: SnapshotBoard) -> None:
         self._board = board
-        self._server: WSGIServer | None = None
+        self._server: MetricsServer | None = None
 
     async def start(self, config: Config) -> None:
         address = config.agent.metrics
@@ -254,7 +309,7 @@ class MetricsSubsystem:
         pass  # [agent] settings take effect at the next restart
 
     async def stop(self, timeout: float) -> None:
-        if self._server is not None:  # its shutdown waits up to half a second
+        if self._server is not None:  # a scrape being answered may delay its stop
             await asyncio.wait_for(asyncio.to_thread(self._server.shutdown), timeout)
             self._server.server_close()
 

@@ -58,10 +58,12 @@ class Routers:
         clock: Clock,
         on_failure: Callable[[BaseException], None],
         on_transition: Callable[[RouterDriver, StateChanged], None],
+        on_wake: Callable[[], None],
     ) -> None:
         self._netlink, self._ports, self._vmacs = netlink, ports, vmacs
         self._sequences, self._clock = sequences, clock
         self._on_failure, self._on_transition = on_failure, on_transition
+        self._on_wake = on_wake  # each time a router is woken (the watchdog rides on it)
         self.records: dict[RouterKey, RouterRecord] = {}
         self.suppression: NeighbourSuppression | None = None  # set up before the first router
 
@@ -105,6 +107,8 @@ class Routers:
             announce=announce_policy(plan),
             on_failure=self._on_failure,
             on_transition=self._on_transition,
+            on_signed=self._signed_advert_sent,
+            on_wake=self._on_wake,
             suppression=self.suppression,
         )
         present = await self._source_present(plan, port.link, source)
@@ -171,6 +175,11 @@ class Routers:
     def save_sequences(self) -> None:
         for record in self:
             self.save_sequence(record)
+
+    def _signed_advert_sent(self, driver: RouterDriver, sequence: int) -> None:
+        """Sequences are saved on the adverts themselves, at most once per SAVE_EVERY."""
+        with contextlib.suppress(OSError):  # as at shutdown: the margin on load covers a miss
+            self._sequences.save_if_due(driver.name, sequence, self._clock.now().monotonic)
 
     def save_sequence(self, record: RouterRecord) -> None:
         authenticator = record.driver.router.wire.authenticator

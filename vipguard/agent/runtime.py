@@ -57,6 +57,7 @@ from .subsystem import (
     SyncSubsystem,
 )
 from .vmacs import VirtualMacs
+from .watchdog import Watchdog
 
 SUBSYSTEM_STOP_TIMEOUT = 5.0  # e.g. the hooks of the last transitions may run this long
 
@@ -79,6 +80,8 @@ class Agent:
         self.clock: Clock = SteadyWallClock() if clock is None else clock
         self.netlink = self.kernel.netlink
         self.notifier = self.kernel.notifier
+        # Fed from the event loop (a stalled loop makes systemd restart us), on its wake-ups.
+        self.watchdog = Watchdog(self.notifier.watchdog, self.notifier.watchdog_interval or 0.0)
         self._watcher: WatcherPort | None = None  # opened before the first link is read
         self.ports = Ports(self.kernel, self.clock)
         self.vmacs = VirtualMacs(self.netlink, self.kernel.open_socket, self.kernel.open_announcer)
@@ -90,6 +93,7 @@ class Agent:
             clock=self.clock,
             on_failure=self.fail,
             on_transition=self._transition_observed,
+            on_wake=self.watchdog.awake,
         )
         self._stop = asyncio.Event()
         self._stop_reason = "stop requested"
@@ -248,6 +252,7 @@ class Agent:
 
     async def _shutdown(self) -> None:
         self.notifier.stopping()
+        self.watchdog.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -382,27 +387,13 @@ class Agent:
         assert self._watcher is not None  # opened by _set_up
         loop = asyncio.get_running_loop()
         loop.add_reader(self._watcher.fileno(), self._links.readable, self._watcher)
-        jobs = [(self._save_sequences(), "sequences")]
         if self.notifier.watchdog_interval:
-            jobs.append((self._feed_watchdog(self.notifier.watchdog_interval), "watchdog"))
-        for job, name in jobs:
-            self._spawn(job, name)
+            self.watchdog.start()
 
     def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(job, name=name)
         task.add_done_callback(_report_failure)
         self._tasks.append(task)
-
-    async def _feed_watchdog(self, interval: float) -> None:
-        """Pinged from the event loop itself: if the loop stalls, systemd restarts the agent."""
-        while True:
-            self.notifier.watchdog()
-            await asyncio.sleep(interval)
-
-    async def _save_sequences(self) -> None:
-        while True:
-            await asyncio.sleep(SequenceStore.SAVE_EVERY)
-            self.routers.save_sequences()
 
     # ------------------------------------------------------------------ reload
 

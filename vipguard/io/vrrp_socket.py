@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from ..proto.addresses import IPAddress
@@ -93,19 +94,7 @@ class VrrpSocket:
         self.sock.close()
 
     def send(self, payload: bytes, source: IPAddress, destination: IPAddress) -> None:
-        if isinstance(source, IPv6Address):
-            info = source.packed + struct.pack("@I", self.ifindex)
-            cmsg = (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, info)
-            address: tuple[str, int] | tuple[str, int, int, int] = (
-                str(destination),
-                0,
-                0,
-                self.ifindex,
-            )
-        else:
-            info = struct.pack("@i4s4s", self.ifindex, source.packed, b"\0" * 4)
-            cmsg = (socket.IPPROTO_IP, IP_PKTINFO, info)
-            address = (str(destination), 0)
+        cmsg, address = _send_arguments(self.ifindex, source, destination)
         self.sock.sendmsg([payload], [cmsg], 0, address)
 
     def receive(self) -> ReceivedPacket | None:
@@ -119,6 +108,39 @@ class VrrpSocket:
         return _ipv4_packet(data)
 
 
+_Address = tuple[str, int] | tuple[str, int, int, int]
+
+
+@lru_cache(maxsize=64)  # a router sends to its group or its few peers: built once each
+def _send_arguments(
+    ifindex: int, source: IPAddress, destination: IPAddress
+) -> tuple[tuple[int, int, bytes], _Address]:
+    """The source address as a packet-info control message, and the destination's address."""
+    if isinstance(source, IPv6Address):
+        info = source.packed + struct.pack("@I", ifindex)
+        return (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, info), (str(destination), 0, 0, ifindex)
+    info = struct.pack("@i4s4s", ifindex, source.packed, b"\0" * 4)
+    return (socket.IPPROTO_IP, IP_PKTINFO, info), (str(destination), 0)
+
+
+@lru_cache(maxsize=256)  # the few peers of a segment; spoofed floods only churn it
+def _ipv4_address(packed: bytes) -> IPv4Address:
+    """One object per address seen lately: built once, and the core compares a repeated advert
+    with the last one by identity."""
+    return IPv4Address(packed)
+
+
+@lru_cache(maxsize=256)
+def _ipv6_address(packed: bytes) -> IPv6Address:
+    return IPv6Address(packed)
+
+
+@lru_cache(maxsize=256)
+def _sender_address(text: str) -> IPAddress:
+    """The sender of an IPv6 datagram, without the scope the kernel appends (``fe80::1%eth0``)."""
+    return ip_address(text.split("%", 1)[0])
+
+
 def _ipv4_packet(data: bytes) -> ReceivedPacket | None:
     """IPv4 raw sockets deliver the IP header too: take TTL and addresses from it."""
     if len(data) < 20 or data[0] >> 4 != 4:
@@ -126,7 +148,7 @@ def _ipv4_packet(data: bytes) -> ReceivedPacket | None:
     header_length = (data[0] & 0x0F) * 4
     if header_length < 20 or len(data) < header_length:
         return None
-    source, destination = IPv4Address(data[12:16]), IPv4Address(data[16:20])
+    source, destination = _ipv4_address(data[12:16]), _ipv4_address(data[16:20])
     return ReceivedPacket(source, destination, data[8], data[header_length:])
 
 
@@ -141,8 +163,8 @@ def _ipv6_packet(
         if kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
             hop_limit = struct.unpack("@i", value[:4])[0]
         elif kind == socket.IPV6_PKTINFO and len(value) >= 16:
-            destination = IPv6Address(value[:16])
+            destination = _ipv6_address(value[:16])
     if destination is None:
         return None
-    source = ip_address(str(sender[0]).split("%", 1)[0])
+    source = _sender_address(str(sender[0]))
     return ReceivedPacket(source, destination, hop_limit, data)

@@ -55,23 +55,30 @@ class Advertisement:
 
 
 def _advert_problem(advert: Advertisement) -> str:
-    problems = [
-        (advert.version not in (2, 3), f"version {advert.version} is not 2 or 3"),
-        (not 1 <= advert.vrid <= 255, f"vrid {advert.vrid} is outside 1..255"),
-        (not 0 <= advert.priority <= 255, f"priority {advert.priority} is outside 0..255"),
-        (not 1 <= len(advert.addresses) <= MAX_ADDRESSES, "needs 1..255 addresses"),
-        (len({type(a) for a in advert.addresses}) > 1, "mixes IPv4 and IPv6 addresses"),
-    ]
-    for failed, text in problems:
-        if failed:
-            return text
-    if advert.version == 2:
-        if advert.is_ipv6:
-            return "VRRPv2 carries IPv4 addresses only"
-        if advert.interval_cs % 100 or not 1 <= advert.interval_cs // 100 <= V2_MAX_INTERVAL_S:
-            return f"VRRPv2 interval {advert.interval_cs} cs is not a whole 1..255 seconds"
-    elif not 1 <= advert.interval_cs <= V3_MAX_INTERVAL_CS:
-        return f"VRRPv3 interval {advert.interval_cs} cs is outside 1..4095"
+    """Why ``advert`` cannot be sent, or "". Every advert sent is checked: the text of a problem
+    is only made once one is found."""
+    if advert.version not in (2, 3):
+        return f"version {advert.version} is not 2 or 3"
+    if not 1 <= advert.vrid <= 255:
+        return f"vrid {advert.vrid} is outside 1..255"
+    if not 0 <= advert.priority <= 255:
+        return f"priority {advert.priority} is outside 0..255"
+    if not 1 <= len(advert.addresses) <= MAX_ADDRESSES:
+        return "needs 1..255 addresses"
+    if len({type(a) for a in advert.addresses}) > 1:
+        return "mixes IPv4 and IPv6 addresses"
+    return _interval_problem(advert)
+
+
+def _interval_problem(advert: Advertisement) -> str:
+    if advert.version == 3:
+        if not 1 <= advert.interval_cs <= V3_MAX_INTERVAL_CS:
+            return f"VRRPv3 interval {advert.interval_cs} cs is outside 1..4095"
+        return ""
+    if advert.is_ipv6:
+        return "VRRPv2 carries IPv4 addresses only"
+    if advert.interval_cs % 100 or not 1 <= advert.interval_cs // 100 <= V2_MAX_INTERVAL_S:
+        return f"VRRPv2 interval {advert.interval_cs} cs is not a whole 1..255 seconds"
     return ""
 
 

@@ -246,6 +246,8 @@ class VirtualRouter:
 
     def next_deadline(self) -> float | None:
         handover = self.handover
+        if handover is None and self._reannounce_at is None:  # the usual case: asked per input
+            return self._timer.deadline
         pending = (handover.release_at, handover.give_up_at) if handover else ()
         timers = (self._timer.deadline, self._reannounce_at, *pending)
         deadlines = [d for d in timers if d is not None]

@@ -81,6 +81,11 @@ class Wire:
             trailer_length=TRAILER_LENGTH if config.auth else 0,
         )
         self.peer_checksum_mode: ChecksumMode | None = None
+        # Without authentication a steady master sends the same bytes every interval: the last
+        # advert accepted and the last one sealed are kept, so an idle pair decodes and seals
+        # each once rather than once per interval (both are pure functions of what they keep).
+        self._last_heard: tuple[ReceivedPacket, Heard, ChecksumMode | None] | None = None
+        self._last_sent: tuple[Advertisement, ChecksumMode, tuple[Transmit, ...]] | None = None
 
     def reconfigured(self, config: WireConfig) -> Wire:
         """A wire for ``config`` that keeps what this one learned: the peers' checksum mode, the
@@ -99,6 +104,15 @@ class Wire:
         return self.peer_checksum_mode or ChecksumMode.PSEUDO_HEADER
 
     def receive(self, packet: ReceivedPacket, wall_ns: int) -> Heard | RejectReason:
+        last = self._last_heard
+        if last is not None and last[0] == packet:  # never set with authentication
+            _, heard, mode = last
+            if mode is not None:
+                self.peer_checksum_mode = mode
+            return heard
+        return self._receive(packet, wall_ns)
+
+    def _receive(self, packet: ReceivedPacket, wall_ns: int) -> Heard | RejectReason:
         source = packet.source
         if source == self.config.source:
             return RejectReason.OWN_PACKET
@@ -118,16 +132,28 @@ class Wire:
                 return reason
         if decoded.checksum_mode is not None:
             self.peer_checksum_mode = decoded.checksum_mode
-        return Heard(decoded.advert, source)
+        heard = Heard(decoded.advert, source)
+        if not self.authenticator:  # a signed advert repeated is a replay: verify each one
+            self._last_heard = (packet, heard, decoded.checksum_mode)
+        return heard
 
     def transmit(self, advert: Advertisement, wall_ns: int) -> list[Transmit]:
         """One signed advert, sealed once per destination (only the checksum differs)."""
+        mode = self.send_checksum_mode
+        last = self._last_sent
+        if last is not None and last[0] == advert and last[1] is mode:  # never with auth
+            return list(last[2])
+        transmits = self._seal(advert, mode, wall_ns)
+        if not self.authenticator:  # signed ones differ in their sequence each time
+            self._last_sent = (advert, mode, tuple(transmits))
+        return transmits
+
+    def _seal(self, advert: Advertisement, mode: ChecksumMode, wall_ns: int) -> list[Transmit]:
         message = encode_message(advert)
         source = self.config.source
         trailer = b""
         if self.authenticator:
             trailer = self.authenticator.sign(message, source=source, wall_ns=wall_ns)
-        mode = self.send_checksum_mode
         return [
             Transmit(
                 destination,
