@@ -38,7 +38,7 @@ def test_the_doc_names_every_module_of_the_layers() -> None:
     package = ROOT / "vipguard"
     missing = [
         f"{layer}/{path.relative_to(package / layer)}"
-        for layer in ("proto", "io", "agent", "config")
+        for layer in ("proto", "rules", "io", "agent", "config")
         for path in sorted((package / layer).rglob("*.py"))
         if path.name != "__init__.py" and str(path.relative_to(package / layer)) not in text
     ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
 
 from vipguard import sim
 from vipguard.proto import router as router_module
 from vipguard.proto.effects import State
+from vipguard.rules import sync_group as sync_rules
 
 SEEDS = int(os.environ.get("VIPGUARD_SIM_SEEDS", "2000"))
 
@@ -99,3 +101,82 @@ def test_checker_catches_a_winner_that_never_reannounces(monkeypatch: pytest.Mon
     monkeypatch.setattr(router_module.VirtualRouter, "_answer_lower_master", lambda self, now: [])
     failures = sim.run_many(0, 300)
     assert any("clients follow" in v for r in failures for v in r.violations)
+
+
+# --------------------------------------------------------------------------- sync groups
+
+SYNC_SEEDS = SEEDS // 4  # a sync schedule runs twice the routers, and more of its time
+
+
+def test_sync_group_schedules_keep_every_invariant() -> None:
+    failures = sim.run_many(0, SYNC_SEEDS, sync=True)
+    report = "\n\n".join(sim.describe(result) for result in failures[:2])
+    assert not failures, (
+        f"{len(failures)} of {SYNC_SEEDS} sync schedules broke an invariant:\n{report}"
+    )
+
+
+def test_sync_group_schedules_exercise_the_rules() -> None:
+    text = "\n".join(line for seed in range(60) for line in sim.run_seed(seed, sync=True).timeline)
+    for marker in (
+        "sync-group fault on",
+        "sync-group fault off",
+        "steps down for its sync group",
+        "-> backup (sync_group)",
+        "partition of front",
+        "partition of back",
+        "h1-front tracker",
+        "h2-back starts",
+    ):
+        assert marker in text, marker
+
+
+def first_failure(count: int) -> sim.Result | None:
+    return next((r for seed in range(count) if not (r := sim.run_seed(seed, sync=True)).ok), None)
+
+
+Actions = list[sync_rules.SyncAction]
+
+
+def no_step_down(actions: Actions) -> Actions:
+    return [a for a in actions if not isinstance(a, sync_rules.StepDown)]
+
+
+def no_fault_propagation(actions: Actions) -> Actions:
+    return [a for a in actions if not isinstance(a, sync_rules.PropagateFault)]
+
+
+def never_held(actions: Actions) -> Actions:
+    return [
+        sync_rules.Hold(a.member, False) if isinstance(a, sync_rules.Hold) else a for a in actions
+    ]
+
+
+@pytest.mark.parametrize(
+    ("broken", "caught"),
+    [
+        (no_step_down, "sync group split"),
+        (no_fault_propagation, "master while"),
+        (never_held, "master"),  # the hosts fight over the sides: split, or two masters
+    ],
+)
+def test_checker_catches_broken_sync_group_rules(
+    monkeypatch: pytest.MonkeyPatch, broken: Callable[[Actions], Actions], caught: str
+) -> None:
+    """Mutation check: the simulator runs the agent's own rules, so breaking one fails a seed."""
+    align = sync_rules.align
+    monkeypatch.setattr(sync_rules, "align", lambda views: broken(align(views)))
+    failure = first_failure(300)
+    assert failure is not None
+    assert any(caught in v for v in failure.violations), failure.violations
+
+
+def test_checker_catches_rules_that_forget_who_was_outranked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Mutation check: every outranked member taken as news makes masters step down for ever."""
+    view = sync_rules.view
+    monkeypatch.setattr(
+        sync_rules, "view", lambda router, was_outranked: view(router, was_outranked=False)
+    )
+    assert first_failure(300) is not None

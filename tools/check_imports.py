@@ -1,9 +1,10 @@
 """Import-direction check: layers may only depend downwards (see DESIGN.md §2).
 
 ``vipguard.proto`` is the pure core: besides itself it may import only the standard-library
-modules listed in PROTO_ALLOWED (no sockets, clocks, files, processes, threads or logging). The
-simulator may use the core and the standard library. Exit status 1 lists every offending import
-with its file and line.
+modules listed in PROTO_ALLOWED (no sockets, clocks, files, processes, threads or logging).
+``vipguard.rules`` (pure decision rules above the core) is held to the same allowlist and may use
+the core besides itself. The simulator may use both and the standard library. Exit status 1
+lists every offending import with its file and line.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ PROTO_ALLOWED = frozenset(
         "typing",
     }
 )
+# The pure packages and the vipguard packages each may import (nothing else of vipguard).
+PURE = {
+    "vipguard.proto": ("vipguard.proto",),
+    "vipguard.rules": ("vipguard.rules", "vipguard.proto"),
+}
 # What each layer must never import (besides the proto allowlist above).
 FORBIDDEN = {
     "vipguard.sim": ("vipguard.agent", "vipguard.io", "vipguard.cli", "pyroute2", "click"),
@@ -65,18 +71,29 @@ def module_name(path: Path, root: Path) -> str:
 
 
 def violation(module: str, imported: str) -> str | None:
-    if module == "vipguard.proto" or module.startswith("vipguard.proto."):
-        if imported.startswith("vipguard.proto"):
-            return None
-        if imported.split(".", maxsplit=1)[0] not in PROTO_ALLOWED:
-            return "the protocol core may import only pure standard-library modules"
-        return None
+    for package, allowed in PURE.items():
+        if within(module, package):
+            return pure_violation(package, allowed, imported)
     for layer, banned in FORBIDDEN.items():
-        if module == layer or module.startswith(layer + "."):
+        if within(module, layer):
             for name in banned:
-                if imported == name or imported.startswith(name + "."):
+                if within(imported, name):
                     return f"{layer} must not depend on {name}"
     return None
+
+
+def pure_violation(package: str, allowed: tuple[str, ...], imported: str) -> str | None:
+    if imported.split(".", maxsplit=1)[0] == "vipguard":
+        if any(within(imported, name) for name in allowed):
+            return None
+        return f"{package} is pure: of vipguard it may import only {', '.join(allowed)}"
+    if imported.split(".", maxsplit=1)[0] not in PROTO_ALLOWED:
+        return f"{package} is pure: it may import only pure standard-library modules"
+    return None
+
+
+def within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
 
 
 def check(root: Path) -> list[str]:

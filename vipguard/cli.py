@@ -36,12 +36,14 @@ def main() -> None:
     "--first", type=click.IntRange(min=0), default=0, show_default=True, help="The first seed."
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Run one seed and print its timeline.")
+@click.option("--sync", is_flag=True, help="With --seed: that seed's sync-group schedule.")
 @click.option("--demo", is_flag=True, help="Run the scripted two-router failover and explain it.")
-def simulate(seeds: int, first: int, seed: int | None, demo: bool) -> None:
+def simulate(seeds: int, first: int, seed: int | None, sync: bool, demo: bool) -> None:
     """Run the protocol core in virtual time, without a network.
 
     Random schedules of crashes, restarts, partitions, loss and priority changes are checked
-    against the protocol's invariants; a failing seed prints its timeline.
+    against the protocol's invariants, then the same with hosts that run a front and a back
+    router in one sync group; a failing seed prints its timeline.
     """
     from . import sim
 
@@ -49,7 +51,7 @@ def simulate(seeds: int, first: int, seed: int | None, demo: bool) -> None:
         raise SystemExit(sim.demo())
     argv = ["--seeds", str(seeds), "--first", str(first)]
     if seed is not None:
-        argv = ["--seed", str(seed)]
+        argv = ["--seed", str(seed), *(["--sync"] if sync else [])]
     raise SystemExit(sim.main(argv))
 
 

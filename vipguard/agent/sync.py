@@ -1,21 +1,6 @@
-"""Sync groups: virtual routers that share one state (a front and a back side of one LB).
-
-After every input a member's core handles, the group is brought back in line:
-
-* a member that is faulted (by its own trackers, links or source address) faults the others;
-* a member in Backup because a better master holds its network "holds" the others: they follow
-  any master instead of preempting; and when a member becomes outranked, the members still
-  Master step down (priority 0 first, so their peers take over after Skew_Time). When the
-  outranked member becomes Master again (its peer lost priority, or died), the hold ends and the
-  others preempt on their own.
-
-So a group preempts only when none of its members is outranked: when the two hosts disagree
-(one wins the front, the other the back), the incumbent keeps both sides instead of the hosts
-fighting over them.
-
-A held backup still takes over from a master that falls silent, and then stays Master: a network
-with no master at all is worse than a group split for as long as the peer cannot serve that side.
-That is why stepping down follows a member *becoming* outranked, not its staying so.
+"""Sync groups wired to their members' drivers: after every input a member's core handles, the
+group is brought back in line by the pure rules of :mod:`vipguard.rules.sync_group` (fault
+propagation, hold, step down; their docstring says why), applied here to the drivers.
 
 Tracker weights are not propagated here: the runtime gives every member the trackers of the whole
 group, so the members' priorities move together.
@@ -24,13 +9,14 @@ group, so the members' priorities move together.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import assert_never
 
 from ..config import SyncGroup as SyncGroupConfig
-from ..proto.effects import State
-from ..proto.timers import STOP_PRIORITY, outranks
+from ..rules import sync_group as rules
+from ..rules.sync_group import SYNC_TRACKER, Hold, PropagateFault, StepDown, SyncAction
 from .driver import RouterDriver
 
-SYNC_TRACKER = "sync-group"
+__all__ = ["SYNC_TRACKER", "SyncGroup", "build"]
 
 
 class SyncGroup:
@@ -39,7 +25,7 @@ class SyncGroup:
         self.members = list(members)
         self._updating = False
         # Members outranked already (a group rebuilt by a reload): not news, nobody steps down.
-        self._outranked = {member for member in self.members if _outranked(member)}
+        self._outranked = {m for m in self.members if rules.is_outranked(m.router)}
 
     def update(self, _changed: RouterDriver | None = None) -> None:
         """Re-align the members (an ``on_input`` observer). Inputs fed while aligning come
@@ -56,41 +42,36 @@ class SyncGroup:
 
     def _align(self) -> bool:
         """One pass; whether anything was changed."""
+        views = [rules.view(m.router, was_outranked=m in self._outranked) for m in self.members]
+        self._outranked = {m for m, v in zip(self.members, views, strict=True) if v.outranked}
         changed = False
-        outranked = {m for m in self.members if _outranked(m)}
-        newly, self._outranked = outranked - self._outranked, outranked
-        for member in self.members:
-            others = [m for m in self.members if m is not member]
-            fault = any(_faulted_by_itself(m) for m in others)
-            if (SYNC_TRACKER in member.router.faulted) != fault:
-                member.track(SYNC_TRACKER, fault=fault)
-                changed = True
-            member.hold(bool(outranked - {member}))
-            if newly - {member} and member.router.state is State.MASTER:
-                member.step_down()
-                changed = True
+        for action in rules.align(views):
+            changed |= self._apply(action)
         return changed
+
+    def _apply(self, action: SyncAction) -> bool:
+        """One action on its member's driver; whether it can have moved the member."""
+        member = self.members[action.member]
+        match action:
+            case PropagateFault(on=on):
+                member.track(SYNC_TRACKER, fault=on)
+                return True
+            case Hold(on=on):
+                member.hold(on)
+                return False
+            case StepDown():
+                member.step_down()
+                return True
+            case _:
+                assert_never(action)
 
     def describe(self, member: RouterDriver) -> dict[str, object]:
         """The group as `vipguard status` shows it for ``member``."""
         return {
             "name": self.name,
             "members": [m.name for m in self.members],
-            "held": any(_outranked(m) for m in self.members if m is not member),
+            "held": any(rules.is_outranked(m.router) for m in self.members if m is not member),
         }
-
-
-def _faulted_by_itself(driver: RouterDriver) -> bool:
-    return any(name != SYNC_TRACKER for name in driver.router.faulted)
-
-
-def _outranked(driver: RouterDriver) -> bool:
-    """In Backup because another router with a better priority is master of its network."""
-    router = driver.router
-    master = router.master
-    if router.state is not State.BACKUP or master is None or master.priority == STOP_PRIORITY:
-        return False
-    return outranks(master.priority, master.address, router.priority, router.config.source)
 
 
 def build(
