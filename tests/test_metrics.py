@@ -20,8 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from vipguard.agent.driver import Counters
-from vipguard.agent.fitness import Fitness
-from vipguard.agent.health import Tracker
+from vipguard.agent.fitness import Fitness, Tracker
 from vipguard.agent.hooks import HookRunner
 from vipguard.agent.metrics import AgentCollector
 from vipguard.agent.snapshot import (

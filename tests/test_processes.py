@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_health import running
+from test_trackers import running
 
 from vipguard.agent import runtime, sandbox
-from vipguard.agent.health import TrackerStatus
+from vipguard.agent.fitness import TrackerStatus
 from vipguard.config import ProcessCheck, Rhythm, parse
 from vipguard.io.processes import hidden_processes
 

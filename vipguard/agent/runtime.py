@@ -24,8 +24,7 @@ from . import logs, preflight, signals
 from .control import ControlServer, ControlSocketBusy
 from .driver import RouterDriver
 from .events import EventBus, events_handler
-from .fitness import Fitness
-from .health import TrackerStatus
+from .fitness import Fitness, TrackerStatus
 from .hooks import HookRunner
 from .kernel import Kernel, WatcherPort
 from .links import LinkEvents

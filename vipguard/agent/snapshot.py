@@ -19,8 +19,7 @@ from typing import Any
 from ..config import InstanceConfig
 from ..proto.effects import State
 from .driver import RouterDriver
-from .fitness import Fitness
-from .health import TrackerStatus
+from .fitness import Fitness, TrackerStatus
 from .hooks import HookRunner
 from .sync import SyncGroup
 

@@ -1,4 +1,5 @@
-"""Probes for the node's fitness trackers: a TCP connect, an HTTP GET, a number in a file, a script.
+"""Probes: a TCP connect, an HTTP GET, a number in a file, a script. Node fitness trackers use
+them today; backend health checks are meant to share them.
 
 Every probe is bounded by its timeout and never blocks the event loop (VRRP adverts share it): the
 network probes are plain asyncio streams, a script runs through :func:`run_command`, and a file is

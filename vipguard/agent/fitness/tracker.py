@@ -31,8 +31,8 @@ from ...io.clock import monotonic
 from ...io.commands import RunAs
 from ...io.probes import NumberFile, ProbeResult, probe_http, probe_script, probe_tcp, tls_context
 from ...io.processes import ProcessWatch
+from ...rules.checks import Hysteresis
 from .. import logs
-from .policy import Hysteresis
 
 BACKSTOP_GRACE = 1.0  # seconds a probe may overrun its own timeout before the runner cuts it off
 STOP_TIMEOUT = 2.0  # seconds stop() waits for a cancelled check (a script's group being killed)

@@ -18,14 +18,15 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..config import Config, InterfaceCheck, TrackerConfig, TrackRef
-from ..io.clock import monotonic
-from ..io.netlink import InterfaceMissing
-from . import logs
-from .changes import Changes
-from .driver import RouterDriver
-from .health import Tracker, TrackerStatus, contribution
-from .kernel import NetlinkPort
+from ...config import Config, InterfaceCheck, TrackerConfig, TrackRef
+from ...io.clock import monotonic
+from ...io.netlink import InterfaceMissing
+from ...rules.checks import contribution
+from .. import logs
+from ..changes import Changes
+from ..driver import RouterDriver
+from ..kernel import NetlinkPort
+from .tracker import Tracker, TrackerStatus
 
 PREFIX = "tracker:"
 

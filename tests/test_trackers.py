@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vipguard.agent.health import Hysteresis, Tracker, TrackerStatus, contribution
-from vipguard.agent.health import tracker as tracker_module
+from vipguard.agent.fitness import Tracker, TrackerStatus
+from vipguard.agent.fitness import tracker as tracker_module
 from vipguard.config import (
     Check,
     FileCheck,
@@ -30,6 +30,7 @@ from vipguard.config import (
     TrackerConfig,
 )
 from vipguard.io.probes import Outcome, ProbeResult
+from vipguard.rules.checks import Hysteresis, contribution
 
 FAST = Rhythm(interval=0.02, timeout=1.0, rise=1, fall=1)
 SOMEWHERE = TcpCheck(IPv4Address("192.0.2.1"), 80)  # never contacted: its probe is replaced
