@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vipguard")
 def main() -> None:
-    """High-availability agent for Linux load balancers (VRRP-compatible VIP failover)."""
+    """High-availability agent for Linux load balancers (VRRP-compatible VIP failover).
+
+    Each load-balancer host runs `vipguard run` (the systemd unit does): the hosts elect one
+    owner of each virtual IP with VRRPv2/v3 adverts that keepalived and FRR understand, and the
+    owner binds the VIPs and announces them. The other commands check a configuration file or
+    talk to the running agent over its control socket.
+    """
 
 
 @main.command()
