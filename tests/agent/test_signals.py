@@ -144,7 +144,7 @@ def test_the_readme_and_run_help_say_what_each_signal_does() -> None:
 
     from vipguard.cli import main
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme[readme.index("- Signals (`systemctl kill") :][:2000]
     named = {signals.name(n) for n in signals.table() if "+" not in signals.name(n)}
     for signal_name in named - {"SIGRTMIN", "SIGRTMAX"}:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from vipguard.cli import main
 from vipguard.config import Config, Problem, load, parse
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BOM = "\ufeff"
 
 

@@ -111,7 +111,7 @@ def test_programs_started_after_withholding_do_not_inherit_setuid_and_setgid() -
         "-c",
         program,
     ]
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     done = subprocess.run(
         argv, capture_output=True, text=True, check=True, timeout=30, env={"PYTHONPATH": root}
     )

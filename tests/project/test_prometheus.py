@@ -1,6 +1,7 @@
 """The Prometheus rules and the Grafana dashboard in examples/prometheus, checked by promtool:
-the rules parse, their unit tests (tests/prometheus/alerts-test.yml: two pairs sharing a name and
-VRID) pass, the example scrape config is valid, and every query is scoped to one job and pair."""
+the rules parse, their unit tests (tests/project/prometheus/alerts-test.yml: two pairs sharing
+a name and VRID) pass, the example scrape config is valid, and every query is scoped to one job
+and pair."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from pathlib import Path
 import pytest
 from prerequisites import need
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "prometheus"
 RULES = EXAMPLES / "alerts.yml"
-RULE_TESTS = ROOT / "tests" / "prometheus" / "alerts-test.yml"
+RULE_TESTS = Path(__file__).resolve().parent / "prometheus" / "alerts-test.yml"
 SCRAPE_CONFIG = EXAMPLES / "prometheus.yml"
 DASHBOARD = EXAMPLES / "grafana-dashboard.json"
 # A metric name in PromQL, with its {matchers} if it has any.
@@ -57,10 +58,12 @@ def test_the_unit_tests_catch_rules_that_compare_pairs_with_each_other(
     fleet_blind = RULES.read_text().replace("by (pair, ", "by (")
     assert fleet_blind != RULES.read_text()
     (tmp_path / "examples" / "prometheus").mkdir(parents=True)
-    (tmp_path / "tests" / "prometheus").mkdir(parents=True)
+    (tmp_path / "tests" / "project" / "prometheus").mkdir(parents=True)
     (tmp_path / "examples" / "prometheus" / "alerts.yml").write_text(fleet_blind)
-    shutil.copy(RULE_TESTS, tmp_path / "tests" / "prometheus")
-    result = run(promtool, "test", "rules", "tests/prometheus/alerts-test.yml", cwd=tmp_path)
+    shutil.copy(RULE_TESTS, tmp_path / "tests" / "project" / "prometheus")
+    result = run(
+        promtool, "test", "rules", "tests/project/prometheus/alerts-test.yml", cwd=tmp_path
+    )
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "VipguardSuspectedDualMaster" in output

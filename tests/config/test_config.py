@@ -30,7 +30,7 @@ from vipguard.config import (
 from vipguard.proto.auth import AntiReplay, AuthMode, default_time_window
 from vipguard.proto.wire import ChecksumPolicy
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 KEY_HEX = "hex:" + bytes(range(32)).hex()
 INSTANCE = """\
 [[instance]]

@@ -9,7 +9,7 @@ from pathlib import Path
 from vipguard.proto.effects import Reason, State
 from vipguard.proto.router import TRANSITIONS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import state_diagram  # noqa: E402
 

@@ -1,11 +1,12 @@
 """What `vipguard check-config` says about every example and about a corpus of broken files,
 byte for byte: exit status, stdout and stderr (every problem, its line and key path).
 
-The corpus (tests/config_corpus/*.toml) collects the bad inputs of the config tests, several per
-file. The expected answers in tests/config_corpus/expected/ were recorded before the configuration
-moved from one module into the package vipguard/config/, so this test holds the refactor to the
-same messages and the same line numbers. When a message changes on purpose, rewrite them with
-``.venv/bin/python tests/test_config_golden.py --write`` and review the diff.
+The corpus (tests/config/config_corpus/*.toml) collects the bad inputs of the config tests,
+several per file. The expected answers in tests/config/config_corpus/expected/ were recorded
+before the configuration moved from one module into the package vipguard/config/, so this test
+holds the refactor to the same messages and the same line numbers. When a message changes on
+purpose, rewrite them with
+``.venv/bin/python tests/config/test_config_golden.py --write`` and review the diff.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from click.testing import CliRunner
 
 from vipguard.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "tests" / "config_corpus"
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = Path(__file__).resolve().parent / "config_corpus"
 EXPECTED = CORPUS / "expected"
 # (directory to run in, the file as given on the command line): paths stay relative, so the
 # recorded messages do not depend on where the repository is checked out.
@@ -72,5 +73,7 @@ def write() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: tests/test_config_golden.py --write (records what check-config says now)")
+        sys.exit(
+            "usage: tests/config/test_config_golden.py --write (records what check-config says now)"
+        )
     write()

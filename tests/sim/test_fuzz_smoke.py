@@ -9,7 +9,7 @@ import pytest
 
 from vipguard.proto.auth import Authenticator
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import fuzz_codec  # noqa: E402
 

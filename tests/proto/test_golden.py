@@ -1,7 +1,7 @@
 """Golden vectors: real keepalived adverts and the auth_hmac draft appendix images.
 
 Sources (copied from shared/reference): keepalived-2.2.7-adverts.txt (hex dumps, embedded below),
-keepalived24-*.pcap (tests/vectors) with keepalived24-auth-hmac.txt, and auth-hmac.md §10.
+keepalived24-*.pcap (tests/proto/vectors) with keepalived24-auth-hmac.txt, and auth-hmac.md §10.
 """
 
 from __future__ import annotations

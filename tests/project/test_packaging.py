@@ -20,7 +20,7 @@ import pytest
 from packaging.requirements import Requirement
 from prerequisites import need, need_root
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "vipguard.service"
 STAGED_PATHS = ("opt/vipguard", "usr/local/bin", "usr/local/share")
 UNIT_PATH = "etc/systemd/system/vipguard.service"

@@ -21,7 +21,7 @@ from vipguard import keyfiles
 from vipguard.config import parse
 from vipguard.keyfiles import check_key_file, read_key_file, service_user_problem
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "hex:" + bytes(range(32)).hex()
 NOBODY, NOGROUP = 65534, 65534
 

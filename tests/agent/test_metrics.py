@@ -342,7 +342,7 @@ def test_before_the_first_snapshot_a_scrape_says_only_that_the_agent_is_up() -> 
 
 @pytest.mark.parametrize("example", ["alerts.yml", "grafana-dashboard.json"])
 def test_the_prometheus_examples_use_only_metrics_we_export(example: str, got: Samples) -> None:
-    rules = (Path(__file__).parents[1] / "examples/prometheus" / example).read_text()
+    rules = (Path(__file__).parents[2] / "examples/prometheus" / example).read_text()
     used = set(re.findall(r"\b(vipguard_[a-z_]+)", rules))
     exported = {name for name, _ in got}
     assert used, "no metric found in the rules"

@@ -20,7 +20,7 @@ from vipguard.agent.runtime import Agent
 from vipguard.agent.snapshot import AgentSnapshot
 from vipguard.agent.status import answer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INSTANCES = OWNER + instance("api", 52, "priority = 90", vips='"192.0.2.101/24"')
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
