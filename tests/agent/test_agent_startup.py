@@ -17,9 +17,9 @@ BACKUP = instance("web", 51, "priority = 100")
 
 
 def test_a_stale_vip_goes_before_the_first_advert_and_the_socket_is_read_before(
+    kernel: FakeKernel,
     tmp_path: Path,
 ) -> None:
-    kernel = FakeKernel()
     kernel.netlink.add_link("eth0", "192.0.2.11/24", "192.0.2.100/24")  # a crash left the VIP
     agent = Agent(write_config(tmp_path, OWNER), kernel.adapters())
 
@@ -35,8 +35,9 @@ def test_a_stale_vip_goes_before_the_first_advert_and_the_socket_is_read_before(
     assert kernel.first("remove_address", "192.0.2.100/24") < kernel.first("add_address")
 
 
-def test_a_backup_removes_the_stale_vip_and_does_not_take_it_back(tmp_path: Path) -> None:
-    kernel = FakeKernel()
+def test_a_backup_removes_the_stale_vip_and_does_not_take_it_back(
+    kernel: FakeKernel, tmp_path: Path
+) -> None:
     kernel.netlink.add_link("eth0", "192.0.2.11/24", "192.0.2.100/24")
     agent = Agent(write_config(tmp_path, BACKUP), kernel.adapters())
 
@@ -55,8 +56,9 @@ def refused(config: Config, kernel: FakeKernel) -> int:
     return asyncio.run(Agent(config, kernel.adapters()).run())
 
 
-def test_a_missing_interface_refuses_the_start_before_any_vip_is_touched(tmp_path: Path) -> None:
-    kernel = FakeKernel()
+def test_a_missing_interface_refuses_the_start_before_any_vip_is_touched(
+    kernel: FakeKernel, tmp_path: Path
+) -> None:
     kernel.netlink.add_link("eth0", "192.0.2.11/24", "192.0.2.100/24")
     other = instance("api", 52, vips='"192.0.2.101/24"', interface="eth9")
     assert refused(write_config(tmp_path, OWNER + other), kernel) == 1
@@ -67,18 +69,18 @@ def test_a_missing_interface_refuses_the_start_before_any_vip_is_touched(tmp_pat
 
 
 def test_an_interface_without_an_address_refuses_the_start_before_any_vip_is_touched(
+    kernel: FakeKernel,
     tmp_path: Path,
 ) -> None:
-    kernel = FakeKernel()
     kernel.netlink.add_link("eth0", "192.0.2.100/24")  # only the VIP: no source of its own
     assert refused(write_config(tmp_path, OWNER), kernel) == 1
     assert "remove_address" not in kernel.kinds()
 
 
 def test_an_unreadable_maintenance_file_refuses_the_start_before_any_interface_is_read(
+    kernel: FakeKernel,
     tmp_path: Path,
 ) -> None:
-    kernel = FakeKernel()
     kernel.netlink.add_link("eth0", "192.0.2.11/24")
     config = write_config(tmp_path, OWNER)
     (tmp_path / "state" / "maintenance").mkdir(parents=True)  # reading it fails
@@ -108,9 +110,9 @@ class Recorder:
 
 
 def test_subsystems_start_before_the_routers_adopt_them_before_they_run_and_stop_after(
+    kernel: FakeKernel,
     tmp_path: Path,
 ) -> None:
-    kernel = FakeKernel()
     kernel.netlink.add_link("eth0", "192.0.2.11/24")
     agent = Agent(write_config(tmp_path, OWNER), kernel.adapters())
     agent.subsystems.append(Recorder(kernel))

@@ -7,6 +7,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from driver_fake import FakeDriver
+
 from vipguard.agent.fitness import PREFIX, Fitness, group_refs
 from vipguard.config import TrackRef, parse
 
@@ -43,18 +45,6 @@ weight = -1
 name = "proxy"
 tcp = "127.0.0.1:9"
 """
-
-
-class FakeDriver:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.tracked: dict[str, tuple[int, bool]] = {}
-
-    def track(self, name: str, *, contribution: int = 0, fault: bool = False) -> None:
-        self.tracked[name] = (contribution, fault)
-
-    def untrack(self, name: str) -> None:
-        self.tracked.pop(name, None)
 
 
 def configure(fitness: Fitness, text: str, drivers: dict[str, FakeDriver]) -> tuple[Any, Any]:

@@ -16,18 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kernel_fake import FakeAnnouncer, FakeKernel, FakeSocket
 from routerkit import EPOCH_NS, advert_packet, received
 
 from vipguard.agent.driver import AnnouncePolicy, Egress, RouterDriver
 from vipguard.agent.metrics import serve
 from vipguard.agent.snapshot import SnapshotBoard
+from vipguard.io.clock import SteadyWallClock
 from vipguard.proto import wire as wire_module
 from vipguard.proto.auth import TRAILER_LENGTH, AuthConfig, AuthKey
 from vipguard.proto.checksum import ChecksumMode
 from vipguard.proto.errors import ProtocolUsageError, RejectReason
 from vipguard.proto.packet import Advertisement
 from vipguard.proto.router import RouterConfig, VirtualRouter
-from vipguard.proto.timers import Instant
 from vipguard.proto.wire import Heard, Wire, WireConfig
 
 VIPS = (IPv4Interface("192.0.2.100/24").ip,)
@@ -166,68 +167,47 @@ def test_an_unsendable_advert_is_refused_with_its_problem(
 # --------------------------------------------------------------------------- sequence saves
 
 
-class SentPayloads:
-    """A socket that keeps what it is asked to send; and an announcer that does nothing."""
-
-    def __init__(self) -> None:
-        self.payloads: list[bytes] = []
-
-    def send(self, payload: bytes, source: object, destination: object) -> None:
-        self.payloads.append(payload)
-
-    def announce(self, address: object) -> None:
-        pass
-
-
-class LoopClock:
-    def now(self) -> Instant:
-        t = asyncio.get_running_loop().time()
-        return Instant(t, EPOCH_NS + round(t * 1e9))
-
-
-class NoNetlink:
-    async def add_address(self, index: int, vip: object, label: object) -> bool:
-        return True
-
-    async def remove_address(self, index: int, vip: object) -> bool:
-        return True
-
-
-def quiet_driver(config: RouterConfig, socket: SentPayloads, **observers: Any) -> RouterDriver:
-    """A driver of ``config`` on the running loop, sending into ``socket``; netlink says yes."""
-    return RouterDriver(
+def quiet_driver(
+    config: RouterConfig, kernel: FakeKernel, **observers: Any
+) -> tuple[RouterDriver, FakeSocket]:
+    """A driver of ``config`` on the fake kernel's eth0, and its socket (which keeps what it
+    is asked to send)."""
+    link = kernel.netlink.add_link("eth0", f"{config.source}/24")
+    socket = FakeSocket(kernel, "eth0", ipv6=False)
+    egress = Egress("eth0", link.index, link.index, socket, FakeAnnouncer(kernel, "eth0"))
+    driver = RouterDriver(
         name="web",
         router=VirtualRouter(config),
-        egress=Egress("eth0", 2, 2, socket, socket),  # type: ignore[arg-type]
-        netlink=NoNetlink(),  # type: ignore[arg-type]
-        clock=LoopClock(),  # type: ignore[arg-type]
+        egress=egress,  # type: ignore[arg-type]
+        netlink=kernel.netlink,  # type: ignore[arg-type]
+        clock=SteadyWallClock(),
         labels={vip: None for vip in config.vips},
         announce=AnnouncePolicy(count=1),
         **observers,
     )
+    return driver, socket
 
 
-def test_each_signed_advert_reports_its_sequence_for_saving() -> None:
+def test_each_signed_advert_reports_its_sequence_for_saving(kernel: FakeKernel) -> None:
     """The sequence store saves on these reports (test_sequence_store.py): no timer of its own."""
     auth = AuthConfig((AuthKey(1, b"k" * 32),), active_key=1)
     vip = IPv4Interface("192.0.2.100/24")
     config = RouterConfig(51, 255, (vip,), ip_address("192.0.2.11"), interval_cs=1, auth=auth)
-    socket = SentPayloads()
     reported: list[int] = []
 
-    async def scenario() -> RouterDriver:
-        driver = quiet_driver(config, socket, on_signed=lambda _, seq: reported.append(seq))
+    async def scenario() -> tuple[RouterDriver, list[bytes]]:
+        driver, socket = quiet_driver(config, kernel, on_signed=lambda _, seq: reported.append(seq))
         driver.start(link_up=True)
         for _ in range(500):  # at most 5 s
-            if len(socket.payloads) >= 5:
+            if len(socket.sent) >= 5:
                 break
             await asyncio.sleep(0.01)
         await driver.stop(handover=False)
-        return driver
+        return driver, [payload for payload, _, _ in socket.sent]
 
-    driver = asyncio.run(scenario())
-    trailer_sequences = [int.from_bytes(p[-TRAILER_LENGTH:][4:12], "big") for p in socket.payloads]
-    assert len(reported) == len(socket.payloads) >= 5
+    driver, payloads = asyncio.run(scenario())
+    trailer_sequences = [int.from_bytes(p[-TRAILER_LENGTH:][4:12], "big") for p in payloads]
+    assert len(reported) == len(payloads) >= 5
     assert reported == sorted(reported)
     assert reported[-1] == driver.router.wire.authenticator.sequences.last_sent  # type: ignore[union-attr]
     assert len(set(trailer_sequences)) == len(trailer_sequences)
@@ -253,7 +233,9 @@ class CountingLoop(asyncio.SelectorEventLoop):
         return super().call_soon(callback, *args, context=context)
 
 
-def test_an_idle_backup_schedules_one_timer_per_advert_and_nothing_else() -> None:
+def test_an_idle_backup_schedules_one_timer_per_advert_and_nothing_else(
+    kernel: FakeKernel,
+) -> None:
     """Each advert heard moves the Master_Down timer (one timer re-armed); nothing else is
     scheduled on the loop, and the timer never fires while the master speaks."""
     vip = IPv4Interface("192.0.2.100/24")
@@ -262,10 +244,9 @@ def test_an_idle_backup_schedules_one_timer_per_advert_and_nothing_else() -> Non
     (transmit,) = master.transmit(Advertisement(3, 51, 150, 1, (vip.ip,)), EPOCH_NS)
     packet = received(transmit, ip_address("192.0.2.11"))
     loop = CountingLoop()
-    socket = SentPayloads()
 
     async def scenario() -> tuple[int, int, RouterDriver]:
-        driver = quiet_driver(config, socket)
+        driver, _ = quiet_driver(config, kernel)
         driver.start(link_up=True)
         driver.on_packet(packet)
         await asyncio.sleep(0)  # the worker task's first turn

@@ -13,8 +13,9 @@ from vipguard.agent.runtime import Agent
 from vipguard.io.netlink import LinkChange
 
 
-def test_a_link_going_down_faults_its_router_and_coming_back_restores_it(tmp_path: Path) -> None:
-    kernel = FakeKernel()
+def test_a_link_going_down_faults_its_router_and_coming_back_restores_it(
+    kernel: FakeKernel, tmp_path: Path
+) -> None:
     eth0 = kernel.netlink.add_link("eth0", "192.0.2.11/24")
     agent = Agent(write_config(tmp_path, OWNER), kernel.adapters())
 
@@ -32,9 +33,9 @@ def test_a_link_going_down_faults_its_router_and_coming_back_restores_it(tmp_pat
 
 
 def test_after_lost_events_a_vip_removed_meanwhile_is_noticed_and_bound_again(
+    kernel: FakeKernel,
     tmp_path: Path,
 ) -> None:
-    kernel = FakeKernel()
     eth0 = kernel.netlink.add_link("eth0", "192.0.2.11/24")
     agent = Agent(write_config(tmp_path, OWNER), kernel.adapters())
 

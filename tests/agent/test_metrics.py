@@ -10,11 +10,12 @@ import asyncio
 import math
 import re
 from collections import Counter
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 
 import pytest
+from driver_fake import LATER, START, FakeDriver
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
@@ -40,34 +41,8 @@ from vipguard.config import (
     TrackerConfig,
     TrackRef,
 )
-from vipguard.proto.router import RouterConfig, VirtualRouter
-from vipguard.proto.timers import Instant
 
-START = Instant(0.0, 0)
-LATER = Instant(1.0, 0)
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-class FakeDriver:
-    """What the collector and the fitness wiring use of a RouterDriver, around a real router
-    (hashable by identity, like the real one)."""
-
-    def __init__(self, name: str, vrid: int, priority: int, failover: float | None = None) -> None:
-        vip = IPv4Interface(f"192.0.2.{vrid}/24")
-        config = RouterConfig(vrid, priority, (vip,), IPv4Address("192.0.2.11"))
-        self.name, self.family, self.last_failover = name, 4, failover
-        self.egress = SimpleNamespace(interface="eth0", vmac=None)
-        self.bound: set[IPv4Interface] = set()
-        self.last_transition = None
-        self.router = VirtualRouter(config)
-        self.router.start(START)
-        self.counters = Counters()
-
-    def track(self, name: str, *, contribution: int, fault: bool) -> None:
-        self.router.track(name, LATER, contribution=contribution, fault=fault)
-
-    def untrack(self, name: str) -> None:
-        self.router.untrack(name, LATER)
 
 
 def script(directory: Path, name: str, exit_status: int) -> tuple[str]:

@@ -108,8 +108,9 @@ async def reload_to(agent: Agent, directory: Path, instances: str) -> dict[str, 
     return await agent.reload({})
 
 
-def test_a_reload_whose_prepare_fails_changes_nothing_and_says_why(tmp_path: Path) -> None:
-    kernel = FakeKernel()
+def test_a_reload_whose_prepare_fails_changes_nothing_and_says_why(
+    kernel: FakeKernel, tmp_path: Path
+) -> None:
     kernel.netlink.add_link("eth0", "192.0.2.11/24")
     kernel.netlink.add_link("eth1")  # no IPv4 address: no advert source
     agent = Agent(write_config(tmp_path, OWNER), kernel.adapters())
@@ -143,8 +144,9 @@ def test_a_reload_whose_prepare_fails_changes_nothing_and_says_why(tmp_path: Pat
     asyncio.run(scenario())
 
 
-def test_a_reload_adds_a_router_and_keeps_the_running_one(tmp_path: Path) -> None:
-    kernel = FakeKernel()
+def test_a_reload_adds_a_router_and_keeps_the_running_one(
+    kernel: FakeKernel, tmp_path: Path
+) -> None:
     kernel.netlink.add_link("eth0", "192.0.2.11/24")
     agent = Agent(write_config(tmp_path, OWNER), kernel.adapters())
 

@@ -35,8 +35,7 @@ def render(source: AgentCollector) -> Samples:
     }
 
 
-def test_status_and_metrics_agree_on_one_snapshot(tmp_path: Path) -> None:
-    kernel = FakeKernel()
+def test_status_and_metrics_agree_on_one_snapshot(kernel: FakeKernel, tmp_path: Path) -> None:
     kernel.netlink.add_link("eth0", "192.0.2.11/24")
     agent = Agent(write_config(tmp_path, INSTANCES), kernel.adapters())
 
@@ -74,9 +73,9 @@ def test_status_and_metrics_agree_on_one_snapshot(tmp_path: Path) -> None:
 
 
 def test_a_scrape_in_another_thread_renders_a_snapshot_taken_on_the_event_loop(
+    kernel: FakeKernel,
     tmp_path: Path,
 ) -> None:
-    kernel = FakeKernel()
     kernel.netlink.add_link("eth0", "192.0.2.11/24")
     agent = Agent(write_config(tmp_path, INSTANCES), kernel.adapters())
     taken_in: list[int] = []

@@ -28,8 +28,9 @@ def started(clock: FakeClock, priority: int, **overrides: object) -> VirtualRout
     return router
 
 
-def test_master_with_a_new_priority_advertises_it_at_once_and_keeps_its_vips() -> None:
-    clock = FakeClock()
+def test_master_with_a_new_priority_advertises_it_at_once_and_keeps_its_vips(
+    clock: FakeClock,
+) -> None:
     router = started(clock, 150)
     new = replace(router.config, priority=120)
     effects = router.reconfigure(new, clock.advance(0.3))
@@ -38,8 +39,7 @@ def test_master_with_a_new_priority_advertises_it_at_once_and_keeps_its_vips() -
     assert router.next_deadline() == clock.now + 1.0
 
 
-def test_master_binds_and_releases_only_the_difference_in_vips() -> None:
-    clock = FakeClock()
+def test_master_binds_and_releases_only_the_difference_in_vips(clock: FakeClock) -> None:
     router = started(clock, 150)
     (old_vip,) = router.config.vips
     new = replace(router.config, vips=(EXTRA,))
@@ -52,16 +52,14 @@ def test_master_binds_and_releases_only_the_difference_in_vips() -> None:
     ]
 
 
-def test_an_unchanged_backup_keeps_its_timer() -> None:
-    clock = FakeClock()
+def test_an_unchanged_backup_keeps_its_timer(clock: FakeClock) -> None:
     router = started(clock, 100)
     deadline = router.next_deadline()
     assert router.reconfigure(router.config, clock.advance(0.5)) == []
     assert router.next_deadline() == deadline
 
 
-def test_a_backup_with_a_new_priority_retimes_its_running_timer() -> None:
-    clock = FakeClock()
+def test_a_backup_with_a_new_priority_retimes_its_running_timer(clock: FakeClock) -> None:
     router = started(clock, 100)
     armed_at = clock.now
     router.reconfigure(replace(router.config, priority=200), clock.advance(0.5))
@@ -69,14 +67,13 @@ def test_a_backup_with_a_new_priority_retimes_its_running_timer() -> None:
 
 
 @pytest.mark.parametrize("change", [{"vrid": 52}, {"source": ip_interface(PEER).ip}])
-def test_the_identity_cannot_change(change: dict[str, object]) -> None:
-    router = started(FakeClock(), 100)
+def test_the_identity_cannot_change(clock: FakeClock, change: dict[str, object]) -> None:
+    router = started(clock, 100)
     with pytest.raises(ProtocolUsageError, match="VRID or source"):
-        router.reconfigure(replace(router.config, **change), FakeClock().instant())
+        router.reconfigure(replace(router.config, **change), clock.instant())
 
 
-def test_replay_marks_and_the_learned_checksum_survive_a_wire_change() -> None:
-    clock = FakeClock()
+def test_replay_marks_and_the_learned_checksum_survive_a_wire_change(clock: FakeClock) -> None:
     key = AuthConfig((AuthKey(1, bytes(range(32))),), 1)
     sender = VirtualRouter(make_config(200, PEER, auth=key))
     router = started(clock, 100, auth=key)

@@ -219,8 +219,7 @@ def test_non_owner_starts_as_backup_timed_by_master_down_interval(
 
 
 @pytest.mark.parametrize("priority", [100, 255])
-def test_a_tracker_faulted_before_start_starts_in_fault(priority: int) -> None:
-    clock = FakeClock()
+def test_a_tracker_faulted_before_start_starts_in_fault(clock: FakeClock, priority: int) -> None:
     router = VirtualRouter(make_config(priority))
     assert router.track("link", clock.instant(), fault=True) == []
     assert router.state is State.INITIALIZE
@@ -256,9 +255,8 @@ def test_backup_becomes_master_when_the_master_down_timer_expires() -> None:
     ("interval_cs", "mdi"), [(100, MDI_100), (200, 7.21875), (50, 1.8046875), (400, 14.4375)]
 )
 def test_backup_defers_to_an_outranking_master_and_learns_its_interval(
-    source: str, priority: int, interval_cs: int, mdi: float
+    clock: FakeClock, source: str, priority: int, interval_cs: int, mdi: float
 ) -> None:
-    clock = FakeClock()
     router = backup(clock)
     clock.advance_to(2.0)
     assert hear(router, clock, source, priority, interval_cs=interval_cs) == []
@@ -276,8 +274,9 @@ def test_backup_defers_to_an_outranking_master_and_learns_its_interval(
 
 
 @pytest.mark.parametrize("interval_cs", [100, 300])
-def test_v2_backup_times_the_master_with_its_own_interval_and_v2_skew(interval_cs: int) -> None:
-    clock = FakeClock()
+def test_v2_backup_times_the_master_with_its_own_interval_and_v2_skew(
+    clock: FakeClock, interval_cs: int
+) -> None:
     router = backup(clock, version=2, interval_cs=interval_cs)
     clock.advance_to(1.0)
     assert hear(router, clock, HIGHER, 200, version=2, interval_cs=interval_cs) == []
@@ -285,8 +284,7 @@ def test_v2_backup_times_the_master_with_its_own_interval_and_v2_skew(interval_c
     assert router.master_adver_interval_cs == interval_cs
 
 
-def test_v2_backup_rejects_an_advert_with_another_interval() -> None:
-    clock = FakeClock()
+def test_v2_backup_rejects_an_advert_with_another_interval(clock: FakeClock) -> None:
     router = backup(clock, version=2)
     effects = hear(router, clock, HIGHER, 200, version=2, interval_cs=200)
     assert effects == [Rejected(RejectReason.INTERVAL_MISMATCH, ip_address(HIGHER))]
@@ -295,9 +293,8 @@ def test_v2_backup_rejects_an_advert_with_another_interval() -> None:
 
 @pytest.mark.parametrize(("learned_cs", "skew"), [(100, SKEW_100), (200, 1.21875), (50, 0.3046875)])
 def test_priority_zero_sets_the_timer_to_skew_time_then_takes_over(
-    learned_cs: int, skew: float
+    clock: FakeClock, learned_cs: int, skew: float
 ) -> None:
-    clock = FakeClock()
     router = backup(clock)
     clock.advance_to(1.0)
     hear(router, clock, HIGHER, 200, interval_cs=learned_cs)
@@ -311,8 +308,9 @@ def test_priority_zero_sets_the_timer_to_skew_time_then_takes_over(
     assert router.master_adver_interval_cs == 100  # a master uses its own interval again
 
 
-def test_preempting_backup_ignores_a_lower_master_and_takes_over_when_its_timer_expires() -> None:
-    clock = FakeClock()
+def test_preempting_backup_ignores_a_lower_master_and_takes_over_when_its_timer_expires(
+    clock: FakeClock,
+) -> None:
     router = backup(clock, 200)
     for second in (1.0, 2.0, 3.0):
         clock.advance_to(second)
@@ -324,8 +322,9 @@ def test_preempting_backup_ignores_a_lower_master_and_takes_over_when_its_timer_
 
 
 @pytest.mark.parametrize(("source", "priority"), [(HIGHER, 100), (LOWER, 150), (LOWER, 200)])
-def test_non_preempting_backup_keeps_a_lower_master_forever(source: str, priority: int) -> None:
-    clock = FakeClock()
+def test_non_preempting_backup_keeps_a_lower_master_forever(
+    clock: FakeClock, source: str, priority: int
+) -> None:
     router = backup(clock, 200, preempt=False)
     for second in range(1, 121):
         clock.advance_to(float(second))
@@ -337,8 +336,9 @@ def test_non_preempting_backup_keeps_a_lower_master_forever(source: str, priorit
 
 
 @pytest.mark.parametrize("delay", [2.0, 5.0, 7.5])
-def test_preempt_delay_tolerates_a_lower_master_then_takes_over(delay: float) -> None:
-    clock = FakeClock()
+def test_preempt_delay_tolerates_a_lower_master_then_takes_over(
+    clock: FakeClock, delay: float
+) -> None:
     router = backup(clock, 200, preempt_delay=delay)
     first_advert = 1.0
     last_accepted = max(s for s in range(1, 100) if s < first_advert + delay)
@@ -356,8 +356,9 @@ def test_preempt_delay_tolerates_a_lower_master_then_takes_over(delay: float) ->
     assert effects == became_master(router.config, Reason.PREEMPTED_LOWER_PRIORITY)
 
 
-def test_preempt_delay_restarts_for_a_lower_master_that_returns_after_a_better_one() -> None:
-    clock = FakeClock()
+def test_preempt_delay_restarts_for_a_lower_master_that_returns_after_a_better_one(
+    clock: FakeClock,
+) -> None:
     router = backup(clock, 200, preempt_delay=5.0)
     clock.advance_to(1.0)
     hear(router, clock, LOWER, 100)  # tolerated until 6.0 ...
@@ -372,9 +373,9 @@ def test_preempt_delay_restarts_for_a_lower_master_that_returns_after_a_better_o
 
 @pytest.mark.parametrize("preempt", [True, False])
 def test_equal_priority_master_with_lower_address_is_preempted_only_with_preempt(
+    clock: FakeClock,
     preempt: bool,
 ) -> None:
-    clock = FakeClock()
     router = backup(clock, 100, preempt=preempt)
     for second in (1.0, 2.0, 3.0):
         clock.advance_to(second)
@@ -388,8 +389,9 @@ def test_equal_priority_master_with_lower_address_is_preempted_only_with_preempt
         assert router.next_deadline() == 3.0 + MDI_100
 
 
-def test_backup_that_hears_an_outranking_master_again_forgets_a_pending_preemption() -> None:
-    clock = FakeClock()
+def test_backup_that_hears_an_outranking_master_again_forgets_a_pending_preemption(
+    clock: FakeClock,
+) -> None:
     router = backup(clock, 150)
     clock.advance_to(1.0)
     hear(router, clock, LOWER, 100)  # would preempt at MDI_150 ...
@@ -403,8 +405,7 @@ def test_backup_that_hears_an_outranking_master_again_forgets_a_pending_preempti
 
 
 @pytest.mark.parametrize("interval_cs", [100, 50, 250, 4000])
-def test_master_advertises_once_per_interval(interval_cs: int) -> None:
-    clock = FakeClock()
+def test_master_advertises_once_per_interval(clock: FakeClock, interval_cs: int) -> None:
     config = make_config(255, ME, interval_cs=interval_cs)
     router = VirtualRouter(config)
     router.start(clock.instant())
@@ -417,8 +418,9 @@ def test_master_advertises_once_per_interval(interval_cs: int) -> None:
 
 
 @pytest.mark.parametrize("source", [LOWER, HIGHER])
-def test_master_answers_priority_zero_with_an_immediate_advert(source: str) -> None:
-    clock = FakeClock()
+def test_master_answers_priority_zero_with_an_immediate_advert(
+    clock: FakeClock, source: str
+) -> None:
     router = master(clock, 200)
     now = clock.advance_to(MDI_200 + 0.25)
     assert router.receive(advert_packet(source, 0), now) == expected_transmits(router.config, 200)
@@ -438,9 +440,8 @@ def test_master_answers_priority_zero_with_an_immediate_advert(source: str) -> N
 )
 @pytest.mark.parametrize("preempt", [True, False])
 def test_master_steps_down_for_an_outranking_advert(
-    me: str, source: str, priority: int, reason: Reason, preempt: bool
+    clock: FakeClock, me: str, source: str, priority: int, reason: Reason, preempt: bool
 ) -> None:
-    clock = FakeClock()
     router = master(clock, 100, source=me, preempt=preempt)
     clock.advance_to(5.0)
     effects = hear(router, clock, source, priority, interval_cs=200)
@@ -457,9 +458,8 @@ def test_master_steps_down_for_an_outranking_advert(
 
 @pytest.mark.parametrize(("source", "priority"), [(HIGHER, 99), (LOWER, 100), (HIGHER, 1)])
 def test_master_answers_a_lower_master_at_once_but_once_per_interval(
-    source: str, priority: int
+    clock: FakeClock, source: str, priority: int
 ) -> None:
-    clock = FakeClock()
     router = master(clock, 100)
     clock.advance_to(4.0)
     answer = [*expected_transmits(router.config, 100), Announce(router.config.vips)]
@@ -476,8 +476,7 @@ def test_master_answers_a_lower_master_at_once_but_once_per_interval(
 
 
 @pytest.mark.parametrize("priority", [100, 255])
-def test_master_shutdown_sends_priority_zero_then_unbinds(priority: int) -> None:
-    clock = FakeClock()
+def test_master_shutdown_sends_priority_zero_then_unbinds(clock: FakeClock, priority: int) -> None:
     router = master(clock, priority)
     effects = router.shutdown(clock.advance(0.5))
     assert effects == [
@@ -491,8 +490,7 @@ def test_master_shutdown_sends_priority_zero_then_unbinds(priority: int) -> None
     assert router.poll(clock.advance(100.0)) == []
 
 
-def test_backup_shutdown_just_goes_to_initialize() -> None:
-    clock = FakeClock()
+def test_backup_shutdown_just_goes_to_initialize(clock: FakeClock) -> None:
     router = backup(clock)
     effects = router.shutdown(clock.advance(1.0))
     assert effects == [StateChanged(State.BACKUP, State.INITIALIZE, Reason.SHUTDOWN)]
@@ -500,16 +498,14 @@ def test_backup_shutdown_just_goes_to_initialize() -> None:
     assert router.poll(clock.advance(100.0)) == []
 
 
-def test_fault_shutdown_goes_to_initialize() -> None:
-    clock = FakeClock()
+def test_fault_shutdown_goes_to_initialize(clock: FakeClock) -> None:
     router = backup(clock)
     router.track("link", clock.instant(), fault=True)
     effects = router.shutdown(clock.advance(1.0))
     assert effects == [StateChanged(State.FAULT, State.INITIALIZE, Reason.SHUTDOWN)]
 
 
-def test_shutdown_in_initialize_has_no_effects() -> None:
-    clock = FakeClock()
+def test_shutdown_in_initialize_has_no_effects(clock: FakeClock) -> None:
     router = VirtualRouter(make_config())
     assert router.shutdown(clock.instant()) == []
     router.start(clock.instant())
@@ -518,8 +514,7 @@ def test_shutdown_in_initialize_has_no_effects() -> None:
     assert router.receive(advert_packet(HIGHER, 200), clock.instant()) == []
 
 
-def test_router_can_start_again_after_shutdown() -> None:
-    clock = FakeClock()
+def test_router_can_start_again_after_shutdown(clock: FakeClock) -> None:
     router = master(clock)
     router.shutdown(clock.advance(1.0))
     effects = router.start(clock.advance(1.0))
@@ -542,9 +537,8 @@ def test_router_can_start_again_after_shutdown() -> None:
     ],
 )
 def test_track_contributions_move_the_effective_priority(
-    base: int, changes: list[tuple[str, int]], expected: int
+    clock: FakeClock, base: int, changes: list[tuple[str, int]], expected: int
 ) -> None:
-    clock = FakeClock()
     router = VirtualRouter(make_config(base))
     for name, contribution in changes:
         router.track(name, clock.instant(), contribution=contribution)
@@ -557,17 +551,15 @@ def test_track_contributions_move_the_effective_priority(
     [(100, MDI_200), (50, MDI_150), (-99, 3.99609375), (-500, 3.99609375), (0, MDI_100)],
 )
 def test_backup_priority_change_retimes_the_master_down_timer_from_when_it_was_armed(
-    contribution: int, deadline: float
+    clock: FakeClock, contribution: int, deadline: float
 ) -> None:
-    clock = FakeClock()
     router = backup(clock)
     assert router.track("a", clock.advance_to(1.0), contribution=contribution) == []
     assert router.next_deadline() == deadline
     assert router.state is State.BACKUP
 
 
-def test_backup_priority_change_retimes_the_skew_timer() -> None:
-    clock = FakeClock()
+def test_backup_priority_change_retimes_the_skew_timer(clock: FakeClock) -> None:
     router = backup(clock)
     clock.advance_to(2.0)
     hear(router, clock, HIGHER, 0)
@@ -578,8 +570,7 @@ def test_backup_priority_change_retimes_the_skew_timer() -> None:
     assert effects[-1] == StateChanged(State.BACKUP, State.MASTER, Reason.PRIORITY_ZERO_RECEIVED)
 
 
-def test_backup_retimed_into_the_past_takes_over_at_the_next_poll() -> None:
-    clock = FakeClock()
+def test_backup_retimed_into_the_past_takes_over_at_the_next_poll(clock: FakeClock) -> None:
     router = backup(clock)
     router.track("a", clock.advance_to(3.5), contribution=100)
     assert router.next_deadline() == MDI_200
@@ -588,8 +579,9 @@ def test_backup_retimed_into_the_past_takes_over_at_the_next_poll() -> None:
 
 
 @pytest.mark.parametrize(("contribution", "priority"), [(-30, 70), (50, 150), (500, 254)])
-def test_master_advertises_a_priority_change_at_once(contribution: int, priority: int) -> None:
-    clock = FakeClock()
+def test_master_advertises_a_priority_change_at_once(
+    clock: FakeClock, contribution: int, priority: int
+) -> None:
     router = master(clock)
     now = clock.advance(0.25)
     effects = router.track("a", now, contribution=contribution)
@@ -598,8 +590,7 @@ def test_master_advertises_a_priority_change_at_once(contribution: int, priority
     assert router.master == MasterSeen(router.config.source, priority, 100)
 
 
-def test_owner_ignores_contributions() -> None:
-    clock = FakeClock()
+def test_owner_ignores_contributions(clock: FakeClock) -> None:
     router = VirtualRouter(make_config(255))
     router.start(clock.instant())
     assert router.track("a", clock.advance(0.5), contribution=-100) == []
@@ -607,8 +598,9 @@ def test_owner_ignores_contributions() -> None:
 
 
 @pytest.mark.parametrize("priority", [100, 255])
-def test_master_entering_fault_sends_priority_zero_then_unbinds(priority: int) -> None:
-    clock = FakeClock()
+def test_master_entering_fault_sends_priority_zero_then_unbinds(
+    clock: FakeClock, priority: int
+) -> None:
     router = master(clock, priority)
     effects = router.track("link", clock.advance(0.5), fault=True)
     assert effects == [
@@ -619,8 +611,7 @@ def test_master_entering_fault_sends_priority_zero_then_unbinds(priority: int) -
     assert router.next_deadline() is None
 
 
-def test_backup_entering_fault_only_changes_state() -> None:
-    clock = FakeClock()
+def test_backup_entering_fault_only_changes_state(clock: FakeClock) -> None:
     router = backup(clock)
     effects = router.track("link", clock.advance(1.0), fault=True)
     assert effects == [StateChanged(State.BACKUP, State.FAULT, Reason.FAULT)]
@@ -629,8 +620,7 @@ def test_backup_entering_fault_only_changes_state() -> None:
     assert router.state is State.FAULT
 
 
-def test_clearing_the_fault_returns_to_backup_with_a_fresh_timer() -> None:
-    clock = FakeClock()
+def test_clearing_the_fault_returns_to_backup_with_a_fresh_timer(clock: FakeClock) -> None:
     router = backup(clock)
     hear(router, clock, HIGHER, 200, interval_cs=200)  # learn a 2 s master interval
     router.track("link", clock.advance(1.0), fault=True)
@@ -641,8 +631,7 @@ def test_clearing_the_fault_returns_to_backup_with_a_fresh_timer() -> None:
     assert router.last_reason is Reason.FAULT_CLEARED
 
 
-def test_clearing_the_fault_of_the_owner_returns_to_master() -> None:
-    clock = FakeClock()
+def test_clearing_the_fault_of_the_owner_returns_to_master(clock: FakeClock) -> None:
     router = VirtualRouter(make_config(255))
     router.start(clock.instant())
     router.track("link", clock.advance(1.0), fault=True)
@@ -651,8 +640,7 @@ def test_clearing_the_fault_of_the_owner_returns_to_master() -> None:
     assert router.next_deadline() == 3.0
 
 
-def test_fault_lasts_until_every_faulted_tracker_clears() -> None:
-    clock = FakeClock()
+def test_fault_lasts_until_every_faulted_tracker_clears(clock: FakeClock) -> None:
     router = backup(clock)
     router.track("link", clock.instant(), fault=True)
     assert router.track("script", clock.instant(), fault=True) == []
@@ -664,8 +652,7 @@ def test_fault_lasts_until_every_faulted_tracker_clears() -> None:
 
 
 @pytest.mark.parametrize(("source", "priority"), [(HIGHER, 200), (LOWER, 50), (HIGHER, 0)])
-def test_adverts_are_ignored_in_fault(source: str, priority: int) -> None:
-    clock = FakeClock()
+def test_adverts_are_ignored_in_fault(clock: FakeClock, source: str, priority: int) -> None:
     router = backup(clock)
     router.track("link", clock.instant(), fault=True)
     assert hear(router, clock, source, priority) == []
@@ -678,8 +665,7 @@ def test_adverts_are_ignored_in_fault(source: str, priority: int) -> None:
 
 
 @pytest.mark.parametrize("state", [State.BACKUP, State.MASTER, State.FAULT])
-def test_start_outside_initialize_is_a_usage_error(state: State) -> None:
-    clock = FakeClock()
+def test_start_outside_initialize_is_a_usage_error(clock: FakeClock, state: State) -> None:
     router = master(clock) if state is State.MASTER else backup(clock)
     if state is State.FAULT:
         router.track("link", clock.instant(), fault=True)
@@ -716,10 +702,9 @@ NEVER_FOR_OWNER = frozenset(
 @pytest.mark.parametrize("preempt", [True, False])
 @pytest.mark.parametrize("priority", [100, 255])
 def test_random_inputs_only_produce_table_transitions_and_balanced_binds(
-    seed: int, preempt: bool, priority: int
+    clock: FakeClock, seed: int, preempt: bool, priority: int
 ) -> None:
     rng = random.Random(seed)
-    clock = FakeClock()
     router = VirtualRouter(make_config(priority, preempt=preempt))
     bound = 0
     reasons: set[Reason] = set()
@@ -767,9 +752,8 @@ def test_random_inputs_only_produce_table_transitions_and_balanced_binds(
     [(False, 100, False), (True, 100, True), (False, 255, True), (True, 255, True)],
 )
 def test_bindvips_accept_is_accept_mode_or_owner(
-    accept: bool, priority: int, expected: bool
+    clock: FakeClock, accept: bool, priority: int, expected: bool
 ) -> None:
-    clock = FakeClock()
     router = VirtualRouter(make_config(priority, accept=accept))
     effects = router.start(clock.instant())
     if priority != 255:
@@ -782,16 +766,14 @@ def test_bindvips_accept_is_accept_mode_or_owner(
 PEERS = (ip_address(LOWER), ip_address(HIGHER))
 
 
-def test_unicast_sends_one_copy_to_each_peer() -> None:
-    clock = FakeClock()
+def test_unicast_sends_one_copy_to_each_peer(clock: FakeClock) -> None:
     router = VirtualRouter(make_config(255, peers=PEERS))
     assert router.wire.config.destinations == PEERS
     effects = router.start(clock.instant())
     assert [t.destination for t in of_type(effects, Transmit)] == list(PEERS)
 
 
-def test_unicast_rejects_a_sender_that_is_not_a_peer() -> None:
-    clock = FakeClock()
+def test_unicast_rejects_a_sender_that_is_not_a_peer(clock: FakeClock) -> None:
     router = backup(clock, peers=PEERS)
     stranger = "192.0.2.77"
     effects = hear(router, clock, stranger, 200, destination=ip_address(ME))
@@ -800,8 +782,7 @@ def test_unicast_rejects_a_sender_that_is_not_a_peer() -> None:
 
 
 @pytest.mark.parametrize("peers", [(), PEERS])
-def test_own_packets_are_rejected(peers: tuple[IPAddress, ...]) -> None:
-    clock = FakeClock()
+def test_own_packets_are_rejected(clock: FakeClock, peers: tuple[IPAddress, ...]) -> None:
     router = VirtualRouter(make_config(255, peers=peers))
     transmit = of_type(router.start(clock.instant()), Transmit)[0]
     effects = router.receive(received(transmit, ip_address(ME)), clock.instant())
@@ -809,8 +790,7 @@ def test_own_packets_are_rejected(peers: tuple[IPAddress, ...]) -> None:
 
 
 @pytest.mark.parametrize("ttl", [0, 1, 64, 254])
-def test_multicast_requires_ttl_255(ttl: int) -> None:
-    clock = FakeClock()
+def test_multicast_requires_ttl_255(clock: FakeClock, ttl: int) -> None:
     router = backup(clock)
     clock.advance_to(1.0)
     effects = hear(router, clock, HIGHER, 200, ttl=ttl)
@@ -819,8 +799,7 @@ def test_multicast_requires_ttl_255(ttl: int) -> None:
 
 
 @pytest.mark.parametrize("ttl", [1, 64, 255])
-def test_unicast_does_not_enforce_ttl(ttl: int) -> None:
-    clock = FakeClock()
+def test_unicast_does_not_enforce_ttl(clock: FakeClock, ttl: int) -> None:
     router = backup(clock, peers=PEERS)
     clock.advance_to(1.0)
     assert hear(router, clock, HIGHER, 200, ttl=ttl, destination=ip_address(ME)) == []
@@ -831,10 +810,11 @@ def test_unicast_does_not_enforce_ttl(ttl: int) -> None:
 # ---------------------------------------------------------------------------- checksum policy
 
 
-def test_auto_checksum_sends_pseudo_header_until_an_rfc9568_advert_is_heard() -> None:
+def test_auto_checksum_sends_pseudo_header_until_an_rfc9568_advert_is_heard(
+    clock: FakeClock,
+) -> None:
     """keepalived, FRR and Wireshark use the pseudo-header form: "auto" sends it until a peer
     is heard using the other, so a peer that knows only that form never sees a bad checksum."""
-    clock = FakeClock()
     router = backup(clock, 100)
     source = router.config.source
     clock.advance_to(1.0)
@@ -865,9 +845,8 @@ def test_auto_checksum_sends_pseudo_header_until_an_rfc9568_advert_is_heard() ->
     ],
 )
 def test_fixed_checksum_policies_reject_the_other_variant(
-    policy: ChecksumPolicy, sent: ChecksumMode, accepted: bool
+    clock: FakeClock, policy: ChecksumPolicy, sent: ChecksumMode, accepted: bool
 ) -> None:
-    clock = FakeClock()
     router = backup(clock, checksum=policy)
     clock.advance_to(1.0)
     effects = hear(router, clock, HIGHER, 200, checksum_mode=sent)
@@ -878,9 +857,11 @@ def test_fixed_checksum_policies_reject_the_other_variant(
 
 
 @pytest.mark.parametrize("policy", [ChecksumPolicy.RFC9568, ChecksumPolicy.PSEUDO_HEADER])
-def test_fixed_checksum_policy_sends_its_own_variant(policy: ChecksumPolicy) -> None:
+def test_fixed_checksum_policy_sends_its_own_variant(
+    clock: FakeClock, policy: ChecksumPolicy
+) -> None:
     router = VirtualRouter(make_config(255, checksum=policy))
-    effects = router.start(FakeClock().instant())
+    effects = router.start(clock.instant())
     (transmit,) = of_type(effects, Transmit)
     assert sent_checksum_mode(transmit, router.config.source) == ChecksumMode(policy.value)
 
@@ -1155,8 +1136,7 @@ def test_pair_with_different_keys_rejects_each_other_and_both_become_master(fami
     }
 
 
-def test_enforcing_router_rejects_an_unauthenticated_advert() -> None:
-    clock = FakeClock()
+def test_enforcing_router_rejects_an_unauthenticated_advert(clock: FakeClock) -> None:
     router = backup(clock, auth=auth(KEY))
     assert hear(router, clock, HIGHER, 200) == [
         Rejected(RejectReason.AUTH_MISSING, ip_address(HIGHER))
@@ -1164,8 +1144,7 @@ def test_enforcing_router_rejects_an_unauthenticated_advert() -> None:
     assert router.next_deadline() == MDI_100
 
 
-def test_a_suppressed_answer_is_announced_with_the_next_regular_advert() -> None:
-    clock = FakeClock()
+def test_a_suppressed_answer_is_announced_with_the_next_regular_advert(clock: FakeClock) -> None:
     router = master(clock, 100)
     clock.advance_to(4.0)
     hear(router, clock, LOWER, 50)  # answered at once
@@ -1177,8 +1156,7 @@ def test_a_suppressed_answer_is_announced_with_the_next_regular_advert() -> None
     assert effects == expected_transmits(router.config, 100)  # ...and only once
 
 
-def test_late_polls_do_not_stretch_the_advert_interval() -> None:
-    clock = FakeClock()
+def test_late_polls_do_not_stretch_the_advert_interval(clock: FakeClock) -> None:
     router = master(clock, 100)
     first = router.next_deadline()
     assert first is not None

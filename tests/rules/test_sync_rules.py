@@ -124,10 +124,9 @@ def test_a_backup_under_a_better_master_is_outranked() -> None:
     assert is_outranked(router)
 
 
-def test_a_backup_that_defers_to_a_lower_master_is_not_outranked() -> None:
+def test_a_backup_that_defers_to_a_lower_master_is_not_outranked(clock: FakeClock) -> None:
     # Held (or preempt off), it follows a worse master: it is not "outranked".
     router = VirtualRouter(make_config(150, "192.0.2.2", preempt=False))
-    clock = FakeClock()
     router.start(clock.instant())
     router.receive(advert_packet("192.0.2.9", 100), clock.advance(0.1))
     assert router.master is not None and router.master.address == ip_address("192.0.2.9")
@@ -138,8 +137,7 @@ def test_a_master_stepping_down_to_priority_zero_outranks_nobody() -> None:
     assert not is_outranked(backup_hearing(100, 0))
 
 
-def test_the_view_tells_its_own_faults_from_the_groups() -> None:
-    clock = FakeClock()
+def test_the_view_tells_its_own_faults_from_the_groups(clock: FakeClock) -> None:
     router = VirtualRouter(make_config(100, "192.0.2.2"))
     router.start(clock.instant())
     router.track(SYNC_TRACKER, clock.instant(), fault=True)
