@@ -36,7 +36,7 @@ CONSTRAINTS := constraints.txt
 
 .PHONY: help setup deb-packages test lint sim fuzz soak demo demo-sim bench bench-idle install uninstall constraints clean
 
-# Every .PHONY target has a line here (tests/test_docs.py checks it).
+# Every .PHONY target has a line here (tests/project/test_docs.py checks it).
 help:
 	@echo "make help         - this list"
 	@echo "make demo         - run the main job: a namespaced load-balancer pair failing over (root)"

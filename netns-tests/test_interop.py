@@ -32,7 +32,7 @@ vipguard master refuses nothing and stays backup (asserted in the matrix and on 
 
 Known limits: Debian's keepalived 2.2.7 has no ``v3_checksum_as_v2`` (RFC 9568 checksum) and no
 ``auth_hmac``, so those two interop paths are not run live here; they are covered by golden
-vectors from keepalived 2.4.3 captures in tests/test_golden.py.
+vectors from keepalived 2.4.3 captures in tests/proto/test_golden.py.
 
 Prerequisites: keepalived, frr and tshark (``apt-get install -y keepalived frr tshark``). Without
 them these tests skip, except under CI=true where they fail.

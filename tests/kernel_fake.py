@@ -23,6 +23,7 @@ from vipguard.agent.kernel import Kernel
 from vipguard.agent.runtime import Agent
 from vipguard.config import Config, load
 from vipguard.io.netlink import Address, InterfaceMissing, KernelEvent, Link, Netlink
+from vipguard.io.nftables import NftablesError
 from vipguard.proto.addresses import IPAddress, IPInterface
 from vipguard.proto.packet import ReceivedPacket
 
@@ -78,7 +79,8 @@ class FakeSocket(_Readable):
 
     def send(self, payload: bytes, source: IPAddress, destination: IPAddress) -> None:
         self.sent.append((payload, source, destination))
-        self.kernel.calls.append(("send", self.ifname, str(source), str(destination)))
+        # Last, the advert's priority (its third byte): a stepping-down master sends 0.
+        self.kernel.calls.append(("send", self.ifname, str(source), str(destination), payload[2]))
 
     def deliver(self, packet: ReceivedPacket) -> None:
         self.inbox.append(packet)
@@ -136,13 +138,19 @@ class FakeWatcher(_Readable):
 
 
 class FakeNetlink:
-    """Links and their addresses, changed only by what the agent asks."""
+    """Links and their addresses, changed only by what the agent asks.
+
+    ``fail_adds``: that many next ``add_address`` calls fail as a busy kernel's do (not written
+    down). ``on_removed``: told of each removal before ``remove_address`` answers, as the
+    kernel's address events reach a driver (a test hands it ``driver.on_address``)."""
 
     def __init__(self, kernel: FakeKernel) -> None:
         self.kernel = kernel
         self.links: dict[str, Link] = {}
         self.addresses_of: dict[int, list[Address]] = {}
         self.closed = False
+        self.fail_adds = 0
+        self.on_removed: Callable[[int, IPAddress], None] | None = None
 
     def add_link(self, name: str, *addresses: str, up: bool = True) -> Link:
         index = len(self.links) + 2
@@ -184,7 +192,10 @@ class FakeNetlink:
     primary_address = Netlink.primary_address
 
     async def add_address(self, index: int, vip: IPInterface, label: str | None) -> bool:
-        self.kernel.calls.append(("add_address", str(vip)))
+        if self.fail_adds:
+            self.fail_adds -= 1
+            raise OSError("netlink says no")
+        self.kernel.calls.append(("add_address", str(vip), label))
         present = self.addresses_of.setdefault(index, [])
         if any(a.interface == vip for a in present):
             return False
@@ -197,7 +208,28 @@ class FakeNetlink:
         self.addresses_of[index] = kept
         removed = len(kept) != len(present)
         self.kernel.calls.append(("remove_address", str(vip), removed))
+        if removed and self.on_removed is not None:
+            self.on_removed(index, vip.ip)
         return removed
+
+
+class FakeSuppression:
+    """The nftables tables that hold back ARP / ND answers for a VIP during a handover;
+    ``fail`` makes every silencing fail, ``fail_restores`` that many next restores."""
+
+    def __init__(self, kernel: FakeKernel, fail: bool = False, fail_restores: int = 0) -> None:
+        self.kernel, self.fail, self.fail_restores = kernel, fail, fail_restores
+
+    def silence(self, address: IPAddress) -> None:
+        if self.fail:
+            raise NftablesError("Error: Could not process rule: Operation not permitted")
+        self.kernel.calls.append(("silence", str(address)))
+
+    def restore(self, address: IPAddress) -> None:
+        if self.fail_restores:
+            self.fail_restores -= 1
+            raise NftablesError("Error: Could not process rule: No buffer space available")
+        self.kernel.calls.append(("answer", str(address)))
 
 
 @dataclass

@@ -26,7 +26,7 @@ finding and writes the input to ``--artifacts``. ``auto`` picks atheris when it 
     python tools/fuzz_codec.py --runs 1000000 --seed 1 --engine auto   # make fuzz
     python tools/fuzz_codec.py --replay HEX                            # one input again
 
-``tests/test_fuzz_smoke.py`` runs :func:`fuzz` for 20,000 inputs on every ``make test``.
+``tests/sim/test_fuzz_smoke.py`` runs :func:`fuzz` for 20,000 inputs on every ``make test``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The router's state diagram, generated from the core's transition table.
 
 ``docs/architecture.md`` carries the diagram between two marker lines; ``--write`` refreshes it
-there, ``--check`` (and tests/test_architecture_doc.py) fails when it is stale.
+there, ``--check`` (and tests/project/test_architecture_doc.py) fails when it is stale.
 """
 
 from __future__ import annotations

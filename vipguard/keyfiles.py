@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-SERVICE_USER = "vipguard"  # the unit's User= and Group= (tests/test_keyfiles.py checks it)
+SERVICE_USER = "vipguard"  # the unit's User= and Group= (tests/config/test_keyfiles.py checks it)
 FIX = "chown root:{group} {path} && chmod 0640 {path}"
 
 

@@ -1,8 +1,9 @@
 """Every section and key of the configuration file, with its type, default and meaning.
 
 vipguard.toml(5) is generated from it (``tools/manpages.py``, run by ``make install``), and
-``tests/test_config_reference.py`` holds it to the readers: each section lists exactly the keys
-its reader accepts, so a key is never read without being documented, nor documented unread.
+``tests/config/test_config_reference.py`` holds it to the readers: each section lists exactly
+the keys its reader accepts, so a key is never read without being documented, nor documented
+unread.
 """
 
 from __future__ import annotations
