@@ -12,20 +12,25 @@ import asyncio
 import contextlib
 import socket
 import textwrap
+import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_interface
 from pathlib import Path
 from typing import Any
 
+from vipguard.agent.driver import AnnouncePolicy, Egress, RouterDriver
 from vipguard.agent.kernel import Kernel
 from vipguard.agent.runtime import Agent
 from vipguard.config import Config, load
+from vipguard.io.clock import SteadyWallClock
 from vipguard.io.netlink import Address, InterfaceMissing, KernelEvent, Link, Netlink
 from vipguard.io.nftables import NftablesError
+from vipguard.io.vrrp_socket import HeldRepeat
 from vipguard.proto.addresses import IPAddress, IPInterface
 from vipguard.proto.packet import ReceivedPacket
+from vipguard.proto.router import RouterConfig, VirtualRouter
 
 Call = tuple[Any, ...]
 
@@ -64,6 +69,11 @@ class FakeSocket(_Readable):
         self.groups: list[IPAddress] = []
         self.closed = False
         self._watched = False
+        # Held repeats, as the real socket's filter sorts them: the expected ones wait apart,
+        # with their arrival time, without making the socket readable.
+        self.held: tuple[ReceivedPacket, ...] = ()
+        self.holding: list[tuple[ReceivedPacket, float]] = []
+        self.hold_changes = 0
 
     def fileno(self) -> int:
         # The event loop asks for the descriptor when it starts watching the socket: the first
@@ -83,8 +93,22 @@ class FakeSocket(_Readable):
         self.kernel.calls.append(("send", self.ifname, str(source), str(destination), payload[2]))
 
     def deliver(self, packet: ReceivedPacket) -> None:
+        if packet in self.held:
+            self.holding.append((packet, self.kernel.monotonic()))
+            return
         self.inbox.append(packet)
         self.wake()
+
+    def hold_repeats(self, expected: Sequence[ReceivedPacket]) -> None:
+        if tuple(expected) != self.held:
+            self.held = tuple(expected)
+            self.hold_changes += 1
+
+    def take_repeats(self) -> list[HeldRepeat]:
+        now = self.kernel.monotonic()
+        taken = [HeldRepeat(packet, now - at) for packet, at in self.holding]
+        self.holding.clear()
+        return taken
 
     def receive(self) -> ReceivedPacket | None:
         if not self.inbox:
@@ -257,6 +281,8 @@ class FakeKernel:
         self.notifier = FakeNotifier(self)
         self.sockets: list[FakeSocket] = []
         self.announcers: list[FakeAnnouncer] = []
+        # When a held repeat arrives: the event loop's clock unless a test steps its own.
+        self.monotonic: Callable[[], float] = time.monotonic
 
     def adapters(self) -> Kernel:
         return Kernel(
@@ -342,3 +368,24 @@ async def running(agent: Agent, kernel: FakeKernel) -> AsyncIterator[asyncio.Tas
         agent.stop()
         status = await asyncio.wait_for(task, 30)
     assert status == 0, f"exit status {status}"
+
+
+def quiet_driver(
+    config: RouterConfig, kernel: FakeKernel, **observers: Any
+) -> tuple[RouterDriver, FakeSocket]:
+    """A driver of ``config`` on the fake kernel's eth0, and its socket (which keeps what it
+    is asked to send)."""
+    link = kernel.netlink.add_link("eth0", f"{config.source}/24")
+    socket = FakeSocket(kernel, "eth0", ipv6=False)
+    egress = Egress("eth0", link.index, link.index, socket, FakeAnnouncer(kernel, "eth0"))
+    driver = RouterDriver(
+        name="web",
+        router=VirtualRouter(config),
+        egress=egress,  # type: ignore[arg-type]
+        netlink=kernel.netlink,  # type: ignore[arg-type]
+        clock=SteadyWallClock(),
+        labels={vip: None for vip in config.vips},
+        announce=AnnouncePolicy(count=1),
+        **observers,
+    )
+    return driver, socket

@@ -16,19 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kernel_fake import FakeAnnouncer, FakeKernel, FakeSocket
+from kernel_fake import FakeKernel, quiet_driver
 from routerkit import EPOCH_NS, advert_packet, received
 
-from vipguard.agent.driver import AnnouncePolicy, Egress, RouterDriver
+from vipguard.agent.driver import RouterDriver
 from vipguard.agent.metrics import serve
 from vipguard.agent.snapshot import SnapshotBoard
-from vipguard.io.clock import SteadyWallClock
 from vipguard.proto import wire as wire_module
 from vipguard.proto.auth import TRAILER_LENGTH, AuthConfig, AuthKey
 from vipguard.proto.checksum import ChecksumMode
 from vipguard.proto.errors import ProtocolUsageError, RejectReason
 from vipguard.proto.packet import Advertisement
-from vipguard.proto.router import RouterConfig, VirtualRouter
+from vipguard.proto.router import RouterConfig
 from vipguard.proto.wire import Heard, Wire, WireConfig
 
 VIPS = (IPv4Interface("192.0.2.100/24").ip,)
@@ -165,27 +164,6 @@ def test_an_unsendable_advert_is_refused_with_its_problem(
 
 
 # --------------------------------------------------------------------------- sequence saves
-
-
-def quiet_driver(
-    config: RouterConfig, kernel: FakeKernel, **observers: Any
-) -> tuple[RouterDriver, FakeSocket]:
-    """A driver of ``config`` on the fake kernel's eth0, and its socket (which keeps what it
-    is asked to send)."""
-    link = kernel.netlink.add_link("eth0", f"{config.source}/24")
-    socket = FakeSocket(kernel, "eth0", ipv6=False)
-    egress = Egress("eth0", link.index, link.index, socket, FakeAnnouncer(kernel, "eth0"))
-    driver = RouterDriver(
-        name="web",
-        router=VirtualRouter(config),
-        egress=egress,  # type: ignore[arg-type]
-        netlink=kernel.netlink,  # type: ignore[arg-type]
-        clock=SteadyWallClock(),
-        labels={vip: None for vip in config.vips},
-        announce=AnnouncePolicy(count=1),
-        **observers,
-    )
-    return driver, socket
 
 
 def test_each_signed_advert_reports_its_sequence_for_saving(kernel: FakeKernel) -> None:

@@ -11,6 +11,12 @@ change is executed, in order with the binds and releases before it (hooks and th
 and ``on_signed`` with the sequence of each signed advert sent (its high-water mark is saved).
 ``on_wake`` is told of each advert heard and each timer fired: the systemd watchdog rides on
 these wake-ups instead of waking the loop itself.
+
+Held repeats: while the core says which datagram's repeats would only restart its Master_Down
+timer (``steady``), its sockets hold them back (``on_steady`` tells them) and hand them over when
+``catch_up`` is called, which every input does first, the timer included: an idle backup wakes at
+its Master_Down deadlines, and there learns from the repeats' arrival times that the master is
+still there.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from ..proto.effects import (
 )
 from ..proto.packet import ReceivedPacket
 from ..proto.router import RouterConfig, VirtualRouter
+from ..proto.timers import Instant
 from . import logs
 from .changes import Changes
 from .kernel import AnnouncerPort, NetlinkPort, SocketPort
@@ -121,6 +128,10 @@ class RouterDriver:
         self._on_failure = on_failure
         self.on_input, self.on_transition, self.on_signed = on_input, on_transition, on_signed
         self._on_wake = on_wake
+        # Held repeats, wired by the ports it listens on.
+        self.steady: ReceivedPacket | None = None
+        self.catch_up: Callable[[], None] = lambda: None
+        self.on_steady: Callable[[RouterDriver], None] = lambda driver: None
         self._changes = Changes()
         self.counters = Counters()
         self.bound: set[IPInterface] = set()
@@ -160,12 +171,20 @@ class RouterDriver:
         self._feed(self.router.start(now))
 
     def on_packet(self, packet: ReceivedPacket) -> None:
+        """A datagram read from a socket (which caught up with its held repeats first)."""
         self._on_wake()
+        self._heard(packet, self._clock.now(), 1)
+
+    def on_repeats(self, packet: ReceivedPacket, at: float, count: int) -> None:
+        """``count`` repeats of ``packet`` held back by a socket, the last arrived ``at``."""
         now = self._clock.now()
+        self._heard(packet, now.after(min(at, now.monotonic) - now.monotonic), count)
+
+    def _heard(self, packet: ReceivedPacket, now: Instant, count: int) -> None:
         heard_before = self.router.master
         effects = self.router.receive(packet, now)
         if not any(isinstance(effect, Rejected) for effect in effects):
-            self.counters.adverts_in += 1
+            self.counters.adverts_in += count
             self.last_advert_heard = now.monotonic
             if logs.debugging() and self.router.master != heard_before:  # not per advert
                 self._debug_master_heard(packet)
@@ -188,22 +207,29 @@ class RouterDriver:
 
     def track(self, name: str, *, contribution: int = 0, fault: bool = False) -> None:
         """A tracked object changed: its weight contribution, or whether it faults the router."""
-        self._feed(
-            self.router.track(name, self._clock.now(), contribution=contribution, fault=fault)
+        self._input(
+            lambda now: self.router.track(name, now, contribution=contribution, fault=fault)
         )
 
     def untrack(self, name: str) -> None:
-        self._feed(self.router.untrack(name, self._clock.now()))
+        self._input(lambda now: self.router.untrack(name, now))
 
     def set_maintenance(self, on: bool) -> None:
         """Hand the VIPs to a peer and stay out of the election (on), or rejoin it (off)."""
-        self._feed(self.router.set_maintenance(on, self._clock.now()))
+        self._input(lambda now: self.router.set_maintenance(on, now))
 
     def hold(self, held: bool) -> None:
+        self.catch_up()
         self.router.hold(held)
+        self._steady_changed()
 
     def step_down(self) -> None:
-        self._feed(self.router.step_down(self._clock.now()))
+        self._input(self.router.step_down)
+
+    def _input(self, handle: Callable[[Instant], list[Effect]]) -> None:
+        """Hand the core one input at the current time, after the repeats held back before it."""
+        self.catch_up()
+        self._feed(handle(self._clock.now()))
 
     async def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
         """Whether ``condition`` (of the router) held within ``timeout``; re-checked after
@@ -220,7 +246,7 @@ class RouterDriver:
         if (config, announce, labels) == (self.router.config, self._announce_policy, self._labels):
             return False
         self._announce_policy, self._labels = announce, labels
-        self._feed(self.router.reconfigure(config, self._clock.now()))
+        self._input(lambda now: self.router.reconfigure(config, now))
         return True
 
     def on_address(self, index: int, address: IPAddress, added: bool) -> None:
@@ -228,7 +254,7 @@ class RouterDriver:
         if address == self.router.config.source and index == self.egress.interface_index:
             # Without its source address this node can neither send nor be told apart: fault,
             # so a peer takes over, until the address is back.
-            self._feed(self.router.track(SOURCE_TRACKER, self._clock.now(), fault=not added))
+            self._input(lambda now: self.router.track(SOURCE_TRACKER, now, fault=not added))
         elif not added and index == self.egress.vip_index:
             self._vip_removed(address)
 
@@ -256,11 +282,10 @@ class RouterDriver:
         taken over them, at most Master_Down_Interval (and HANDOVER_LIMIT); release them, then
         end the worker (bounded: a hung netlink call must not keep systemd waiting until it kills
         us)."""
-        now = self._clock.now()
-        self._feed(self.router.shutdown(now, handover=handover, limit=HANDOVER_LIMIT))
+        self._input(lambda now: self.router.shutdown(now, handover=handover, limit=HANDOVER_LIMIT))
         bound = min(self.router.master_down_interval, HANDOVER_LIMIT) + HANDOVER_SLACK
         if not await self.wait_until(lambda: self.router.state is State.INITIALIZE, bound):
-            self._feed(self.router.shutdown(self._clock.now()))  # cannot happen: the core bounds it
+            self._input(self.router.shutdown)  # cannot happen: the core bounds it
         if not await self.drained(STOP_TIMEOUT):
             logs.event("stop_timed_out", logging.ERROR, instance=self.name, bound=len(self.bound))
         self._cancel_timer()
@@ -296,7 +321,14 @@ class RouterDriver:
             else:
                 self._queue.put_nowait(effect)
         self._changes.notify()
+        self._steady_changed()
         self._observe(self.on_input, self)
+
+    def _steady_changed(self) -> None:
+        steady = self.router.steady_repeat()
+        if steady != self.steady:
+            self.steady = steady
+            self._observe(self.on_steady, self)
 
     def _advert_waits_for_vmac(self) -> bool:
         """A new master's adverts wait until its VIPs are bound and its macvlan is up: from
@@ -338,6 +370,9 @@ class RouterDriver:
     def _on_timer(self) -> None:
         self._timer = None
         self._on_wake()
+        self.catch_up()  # the repeats held since, which may have pushed the deadline back
+        if self._timer is not None:
+            return
         try:
             effects = self.router.poll(self._clock.now())
         except Exception as error:  # a bug in the core: stop safely rather than run on blind
@@ -451,12 +486,11 @@ class RouterDriver:
     def _bind_failed(self) -> None:
         """A master without its VIPs must not keep advertising: fault (priority 0, so a peer
         takes over at once), then try again later."""
-        now = self._clock.now()
-        self._feed(self.router.track(BIND_TRACKER, now, fault=True))
+        self._input(lambda now: self.router.track(BIND_TRACKER, now, fault=True))
         self._later(BIND_RETRY_AFTER, self._retry_bind)
 
     def _retry_bind(self) -> None:
-        self._feed(self.router.track(BIND_TRACKER, self._clock.now(), fault=False))
+        self._input(lambda now: self.router.track(BIND_TRACKER, now, fault=False))
 
     async def _unbind(self, vips: tuple[IPInterface, ...]) -> None:
         # Out of `bound` first: the kernel reports the removal before it answers (or, for IPv6,

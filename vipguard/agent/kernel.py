@@ -11,7 +11,7 @@ The protocols below name what the agent uses of each adapter, no more.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,7 +20,7 @@ from ..io.netlink import Address, KernelEvent, KernelWatcher, Link, Netlink
 from ..io.nftables import NeighbourSuppression
 from ..io.privileges import can_administer_network, can_open_raw_sockets
 from ..io.systemd import Notifier
-from ..io.vrrp_socket import VrrpSocket
+from ..io.vrrp_socket import HeldRepeat, VrrpSocket
 from ..proto.addresses import IPAddress, IPInterface
 from ..proto.packet import ReceivedPacket
 from .neighbours import open_suppression
@@ -56,6 +56,8 @@ class SocketPort(Protocol):
     def close(self) -> None: ...
     def send(self, payload: bytes, source: IPAddress, destination: IPAddress) -> None: ...
     def receive(self) -> ReceivedPacket | None: ...
+    def hold_repeats(self, expected: Sequence[ReceivedPacket]) -> None: ...
+    def take_repeats(self) -> list[HeldRepeat]: ...
 
 
 class AnnouncerPort(Protocol):

@@ -3,6 +3,11 @@
 One port per interface (its link state, its announcer, one socket per address family, shared by
 the interface's routers). Each receiving socket feeds the routers that listen on it by VRID: the
 receive loop reads a bounded batch per wake-up and hands each advert to the router of its VRID.
+
+Held repeats: each socket is told the steady repeats of the backups that listen on it
+(``RouterDriver.steady``), which the kernel then queues apart without waking anyone (see
+io.vrrp_socket). They are caught up with, in the order they came, before anything else reaches
+a router of the socket: a datagram read from it, a router's timer or any other input, a snapshot.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from dataclasses import dataclass, field
 
 from ..io.clock import Clock
 from ..io.netlink import Link
+from ..io.vrrp_socket import HeldRepeat
 from ..proto.addresses import IPAddress
+from ..proto.packet import ReceivedPacket
 from . import logs
 from .driver import RouterDriver
 from .kernel import AnnouncerPort, Kernel, SocketPort
@@ -39,6 +46,8 @@ class Ports:
         # Each receiving socket and the routers it feeds, by VRID.
         self._listeners: dict[SocketPort, dict[int, RouterDriver]] = {}
         self._watched: set[SocketPort] = set()
+        self._taken: dict[SocketPort, float] = {}  # when it last handed over held repeats
+        self._catching_up = False
         self._packet_errors = logs.RateLimiter(10.0)
         self.unknown_vrid = 0
 
@@ -81,14 +90,18 @@ class Ports:
     # ------------------------------------------------------------------ demultiplexing
 
     def listen(self, sockets: Iterable[SocketPort], vrid: int, driver: RouterDriver) -> None:
-        for sock in sockets:
+        listened = tuple(sockets)
+        for sock in listened:
             self._listeners.setdefault(sock, {})[vrid] = driver
+        driver.catch_up = lambda: self.catch_up(listened)
+        driver.on_steady = lambda _driver: self._hold(listened)
 
     def forget(self, sockets: Iterable[SocketPort], vrid: int) -> None:
         """``vrid``'s router no longer listens on ``sockets``; unwatch those nobody reads."""
         for sock in sockets:
             feeds = self._listeners[sock]
             del feeds[vrid]
+            self._hold((sock,))
             if not feeds:
                 del self._listeners[sock]
                 if sock in self._watched:
@@ -104,6 +117,7 @@ class Ports:
 
     def _readable(self, sock: SocketPort) -> None:
         drivers = self._listeners[sock]
+        self.catch_up((sock,))  # what was held back came first
         for _ in range(MAX_READS_PER_WAKEUP):
             packet = sock.receive()
             if packet is None:
@@ -128,6 +142,43 @@ class Ports:
                         suppressed=held,
                     )
 
+    # ------------------------------------------------------------------ held repeats
+
+    def _hold(self, sockets: Iterable[SocketPort]) -> None:
+        """Tell each of ``sockets`` the steady repeats of the routers that hear it now."""
+        for sock in sockets:
+            drivers = self._listeners.get(sock, {}).values()
+            steady = [d.steady for d in drivers if d.steady is not None and d.hears(sock)]
+            sock.hold_repeats(steady)
+
+    def catch_up_all(self) -> None:
+        self.catch_up(list(self._listeners))
+
+    def catch_up(self, sockets: Iterable[SocketPort]) -> None:
+        """Hand the routers the repeats ``sockets`` held back since the last time, in order;
+        a router's input while doing so does not start another round (it would overtake)."""
+        if self._catching_up:
+            return
+        self._catching_up = True
+        try:
+            for sock in sockets:
+                self._catch_up(sock)
+        finally:
+            self._catching_up = False
+
+    def _catch_up(self, sock: SocketPort) -> None:
+        repeats = sock.take_repeats()
+        if not repeats:  # the usual case but for a backup's deadlines
+            return
+        now = self._clock.now().monotonic
+        since, self._taken[sock] = self._taken.get(sock, now), now
+        drivers = self._listeners.get(sock, {})
+        for packet, age, count in _runs(repeats):
+            driver = drivers.get(packet.payload[1])
+            if driver is not None and driver.hears(sock):
+                # Each arrived after the last take that found any (which emptied the queue).
+                driver.on_repeats(packet, max(since, now - age), count)
+
     def close(self) -> None:
         loop = asyncio.get_running_loop()
         for sock in self._watched:
@@ -137,6 +188,20 @@ class Ports:
             for sock in port.sockets.values():
                 sock.close()
             port.announcer.close()
+
+
+def _runs(repeats: list[HeldRepeat]) -> list[tuple[ReceivedPacket, float, int]]:
+    """Each VRID's consecutive equal datagrams as one (the datagram, the age of its last copy,
+    how many), in the order each VRID's came."""
+    runs: dict[int, list[tuple[ReceivedPacket, float, int]]] = {}
+    for repeat in repeats:
+        packet = repeat.packet
+        own = runs.setdefault(packet.payload[1], [])
+        if own and own[-1][0] == packet:
+            own[-1] = (packet, repeat.age, own[-1][2] + 1)
+        else:
+            own.append((packet, repeat.age, 1))
+    return [run for own in runs.values() for run in own]
 
 
 def join(sock: SocketPort, group: IPAddress) -> None:

@@ -517,6 +517,7 @@ class Agent:
 
     def snapshot(self) -> AgentSnapshot:
         """The agent as it is now, immutable (on the event loop only)."""
+        self.ports.catch_up_all()  # the counters and times of the repeats held back
         return AgentSnapshot(
             pid=os.getpid(),
             config=str(self.config.path),

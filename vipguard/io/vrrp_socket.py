@@ -4,17 +4,37 @@ Adverts are sent with TTL / hop limit 255 and DSCP CS6 from an explicit source a
 interface's primary address or the configured unicast source; IPv6: the link-local address),
 chosen per packet with IP_PKTINFO / IPV6_PKTINFO. Our own multicast is not looped back.
 The VRRP checksum is computed by the codec, never by the kernel.
+
+Held repeats: a backup following a steady master hears the same datagram every interval.
+:meth:`VrrpSocket.hold_repeats` names such datagrams; from then on a socket filter passes only the
+others to the socket the event loop reads, and a second socket of the interface (the holder,
+read by nobody) queues the repeats with their kernel receive times. :meth:`take_repeats` reads
+them when the agent wants them (at the Master_Down deadline, before any other input), so an idle
+backup wakes once per Master_Down_Interval instead of once per advert.
 """
 
 from __future__ import annotations
 
+import array
 import socket
 import struct
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from ..proto.addresses import IPAddress
 from ..proto.packet import ReceivedPacket
+from .repeat_filter import (
+    MAX_INSTRUCTIONS,
+    Side,
+    compile_filter,
+    fitting,
+    length,
+    packed,
+    switch_steps,
+)
 
 IPPROTO_VRRP = 112
 TTL = 255
@@ -28,16 +48,45 @@ IP_MULTICAST_ALL = 49
 IP_FREEBIND = 15
 SO_RCVBUFFORCE = 33
 IPV6_FREEBIND = 78
+MAX_KEPT_SENDS = 64
+SO_ATTACH_FILTER = 26
+SO_TIMESTAMPNS = 35  # SO_TIMESTAMPNS_OLD: a struct timespec of CLOCK_REALTIME per datagram
+SO_MEMINFO = 55  # the socket's memory counters; the last, SK_MEMINFO_DROPS: full-queue drops
+_MEMINFO = struct.Struct("@9I")
+_TIMESPEC = struct.Struct("@qq")
+CLOCK_STEP_TOLERANCE = 0.02  # s, plus SLEW_TOLERANCE per second between two takes
+SLEW_TOLERANCE = 0.001  # the kernel slews the system clock by at most 500 ppm
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRepeat:
+    """A datagram the holder kept, and how long ago it arrived when it was taken (0 when that is
+    not known: the system clock stepped meanwhile, or newer ones were dropped on a full queue)."""
+
+    packet: ReceivedPacket
+    age: float
 
 
 class VrrpSocket:
     """A non-blocking raw socket bound to one interface."""
 
-    def __init__(self, ifname: str, ifindex: int, ipv6: bool, *, freebind: bool = False) -> None:
+    def __init__(
+        self, ifname: str, ifindex: int, ipv6: bool, *, freebind: bool = False, holder: bool = False
+    ) -> None:
         self.ifname, self.ifindex, self.ipv6 = ifname, ifindex, ipv6
         family = socket.AF_INET6 if ipv6 else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_RAW, IPPROTO_VRRP)
+        self._groups: list[IPAddress] = []
+        self._sends: dict[int, tuple[IPAddress, IPAddress, _Cmsg, _Address]] = {}
+        self._holder: VrrpSocket | None = None
+        self._held: tuple[ReceivedPacket, ...] = ()
+        self._offset_ns: int | None = None  # system clock - monotonic clock at the last take
+        self._taken_ns = 0  # monotonic, the last take
+        self._drops = 0
         try:
+            if holder:  # nothing until told what to hold (it would hear every interface so far)
+                self._attach(())
+                self._enable_receive_times()
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
             self._enlarge_receive_buffer()
             self.sock.setblocking(False)
@@ -79,7 +128,16 @@ class VrrpSocket:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
 
+    def _enable_receive_times(self) -> None:
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+
     def join(self, group: IPAddress) -> None:
+        self._join(group)
+        self._groups.append(group)
+        if self._holder is not None:
+            self._holder.join(group)
+
+    def _join(self, group: IPAddress) -> None:
         if isinstance(group, IPv6Address):
             mreq = group.packed + struct.pack("@I", self.ifindex)
             self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
@@ -91,11 +149,20 @@ class VrrpSocket:
         return self.sock.fileno()
 
     def close(self) -> None:
+        if self._holder is not None:
+            self._holder.close()
         self.sock.close()
 
     def send(self, payload: bytes, source: IPAddress, destination: IPAddress) -> None:
-        cmsg, address = _send_arguments(self.ifindex, source, destination)
-        self.sock.sendmsg([payload], [cmsg], 0, address)
+        # A router sends to its group or its few peers, from one source, with the same address
+        # objects each time: their arguments are kept by identity (no address hashing per advert).
+        kept = self._sends.get(id(destination))
+        if kept is None or kept[0] is not destination or kept[1] is not source:
+            if len(self._sends) >= MAX_KEPT_SENDS:
+                self._sends.clear()
+            arguments = _send_arguments(self.ifindex, source, destination)
+            kept = self._sends[id(destination)] = (destination, source, *arguments)
+        self.sock.sendmsg([payload], [kept[2]], 0, kept[3])
 
     def receive(self) -> ReceivedPacket | None:
         """One datagram, or None when the queue is empty or the datagram is not even IP."""
@@ -103,18 +170,110 @@ class VrrpSocket:
             data, ancillary, _flags, sender = self.sock.recvmsg(MAX_DATAGRAM, _CMSG_SPACE)
         except BlockingIOError:
             return None
+        return self._packet(data, ancillary, sender)
+
+    # ------------------------------------------------------------------ held repeats
+
+    def hold_repeats(self, expected: Sequence[ReceivedPacket]) -> None:
+        """From now on, queue the datagrams equal to one of ``expected`` on the holder instead
+        of this socket (those a filter can match; the others stay here). The switch loses no
+        datagram: while it happens one may arrive on both sides, never on neither."""
+        old = self._held
+        room = MAX_INSTRUCTIONS - 1 - length(old, ipv6=self.ipv6)
+        new = fitting(expected, ipv6=self.ipv6, room=room)
+        if new == old:
+            return
+        if self._holder is None:
+            self._holder = self._open_holder()
+        for side, held in switch_steps(old, new):
+            if side is Side.HOLDER:
+                self._holder._attach(held, keep_matches=True)
+            else:
+                self._attach(held, keep_matches=False)
+        self._held = new
+
+    def _open_holder(self) -> VrrpSocket:
+        holder = VrrpSocket(self.ifname, self.ifindex, self.ipv6, holder=True)
+        try:
+            for group in self._groups:
+                holder.join(group)
+            holder._take_queued()  # what reached it before its filter
+        except OSError:
+            holder.close()
+            raise
+        return holder
+
+    def _attach(self, expected: Sequence[ReceivedPacket], *, keep_matches: bool = True) -> None:
+        program = packed(compile_filter(expected, ipv6=self.ipv6, keep_matches=keep_matches))
+        buffer = array.array("B", program)  # the kernel copies it from this address
+        address, _ = buffer.buffer_info()
+        fprog = struct.pack("@HP", len(program) // 8, address)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+
+    def take_repeats(self) -> list[HeldRepeat]:
+        """The repeats the holder queued since the last take, oldest first."""
+        return [] if self._holder is None else self._holder._take_queued()
+
+    def _take_queued(self) -> list[HeldRepeat]:
+        """Every datagram queued on this (holder) socket, with its age."""
+        received: list[tuple[ReceivedPacket, int | None]] = []
+        while True:
+            try:
+                data, ancillary, _flags, sender = self.sock.recvmsg(MAX_DATAGRAM, _CMSG_SPACE)
+            except BlockingIOError:
+                break
+            packet = self._packet(data, ancillary, sender)
+            if packet is not None:
+                received.append((packet, _receive_time(ancillary)))
+        drops = _MEMINFO.unpack(self.sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, _MEMINFO.size))
+        return self._aged(received, overflowed=drops[-1] != self._drops, drops=drops[-1])
+
+    def _aged(
+        self, received: list[tuple[ReceivedPacket, int | None]], *, overflowed: bool, drops: int
+    ) -> list[HeldRepeat]:
+        """Ages from the kernel's receive times (system clock), unless that clock stepped since
+        the last take; the newest is 0 s old if newer ones were dropped."""
+        wall_ns, monotonic_ns = time.time_ns(), time.monotonic_ns()
+        offset, last_offset = wall_ns - monotonic_ns, self._offset_ns
+        tolerance = CLOCK_STEP_TOLERANCE + SLEW_TOLERANCE * (monotonic_ns - self._taken_ns) / 1e9
+        trusted = last_offset is not None and abs(offset - last_offset) <= tolerance * 1e9
+        self._offset_ns, self._taken_ns, self._drops = offset, monotonic_ns, drops
+        aged = [
+            HeldRepeat(packet, _age(wall_ns, stamp) if trusted else 0.0)
+            for packet, stamp in received
+        ]
+        if overflowed and aged:
+            aged[-1] = HeldRepeat(aged[-1].packet, 0.0)
+        return aged
+
+    def _packet(
+        self, data: bytes, ancillary: list[tuple[int, int, bytes]], sender: tuple[str, ...]
+    ) -> ReceivedPacket | None:
         if self.ipv6:
             return _ipv6_packet(data, ancillary, sender)
         return _ipv4_packet(data)
 
 
+def _age(wall_ns: int, stamp: int | None) -> float:
+    return 0.0 if stamp is None else max(0.0, (wall_ns - stamp) / 1e9)
+
+
+def _receive_time(ancillary: list[tuple[int, int, bytes]]) -> int | None:
+    """The kernel's receive time of a datagram (ns, system clock), from its cmsgs."""
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+            seconds, nanoseconds = _TIMESPEC.unpack(value[:16])
+            return int(seconds) * 1_000_000_000 + int(nanoseconds)
+    return None
+
+
 _Address = tuple[str, int] | tuple[str, int, int, int]
+_Cmsg = tuple[int, int, bytes]
 
 
-@lru_cache(maxsize=64)  # a router sends to its group or its few peers: built once each
 def _send_arguments(
     ifindex: int, source: IPAddress, destination: IPAddress
-) -> tuple[tuple[int, int, bytes], _Address]:
+) -> tuple[_Cmsg, _Address]:
     """The source address as a packet-info control message, and the destination's address."""
     if isinstance(source, IPv6Address):
         info = source.packed + struct.pack("@I", ifindex)

@@ -211,14 +211,23 @@ class VirtualRouter:
         self.maintenance = False
         self.handover: Handover | None = None
         self._held = False
+        self._priority: tuple[RouterConfig, int] | None = None  # for this config
+        self._advert: tuple[RouterConfig, Advertisement] | None = None  # the last one sent
 
     # ------------------------------------------------------------------ derived values
 
     @property
     def priority(self) -> int:
-        # A copy: the metrics thread reads this while the event loop may add a tracker.
-        contributions = [tracker.contribution for tracker in list(self._trackers.values())]
-        return effective_priority(self.config.priority, contributions)
+        """The effective priority: the configured one moved by the trackers' contributions
+        (worked out when either changes, not on each of the many reads per advert)."""
+        cached = self._priority
+        if cached is None or cached[0] is not self.config:
+            contributions = [tracker.contribution for tracker in self._trackers.values()]
+            cached = self._priority = (
+                self.config,
+                effective_priority(self.config.priority, contributions),
+            )
+        return cached[1]
 
     @property
     def faulted(self) -> tuple[str, ...]:
@@ -252,6 +261,29 @@ class VirtualRouter:
         timers = (self._timer.deadline, self._reannounce_at, *pending)
         deadlines = [d for d in timers if d is not None]
         return min(deadlines, default=None)
+
+    def steady_repeat(self) -> ReceivedPacket | None:
+        """The datagram whose unchanged repeats would do nothing but restart Master_Down: the
+        last one heard, while this router is a backup deferring to its sender for reasons that
+        do not run out (outranked, held, or not preempting). The I/O layer may keep such repeats
+        back and hand over only the latest, with its time of arrival: the outcome is the same.
+        None in every other case (and always with authentication: no two signed adverts are
+        alike)."""
+        if self.state is not State.BACKUP:
+            return None
+        last, master = self.wire.last_heard, self.master
+        if last is None or master is None:
+            return None
+        packet, heard = last
+        if self.handover is not None or self._timer.kind is not _Timer.MASTER_DOWN:
+            return None
+        if heard.source != master.address or heard.advert.priority == STOP_PRIORITY:
+            return None
+        mine = (self.priority, self.config.source)
+        deferring = self._held or not self.config.preempt
+        if deferring or outranks(heard.advert.priority, heard.source, *mine):
+            return packet
+        return None
 
     # ------------------------------------------------------------------ inputs
 
@@ -422,6 +454,7 @@ class VirtualRouter:
         """A tracked object's weight contribution or fault changed."""
         old_priority, was_faulted = self.priority, bool(self.faulted)
         self._trackers[name] = _Tracker(contribution, fault)
+        self._priority = None
         return self._trackers_changed(old_priority, was_faulted, now)
 
     def untrack(self, name: str, now: Instant) -> list[Effect]:
@@ -429,6 +462,7 @@ class VirtualRouter:
         old_priority, was_faulted = self.priority, bool(self.faulted)
         if self._trackers.pop(name, None) is None:
             return []
+        self._priority = None
         return self._trackers_changed(old_priority, was_faulted, now)
 
     def _trackers_changed(self, old_priority: int, was_faulted: bool, now: Instant) -> list[Effect]:
@@ -576,7 +610,10 @@ class VirtualRouter:
         priority = self.advertised_priority
         self.master = MasterSeen(self.config.source, priority, self.config.interval_cs)
         self._arm(_Timer.ADVERT, self.config.interval_cs / 100, now)
-        advert = self.config.advertisement(priority)
+        cached = self._advert
+        if cached is None or cached[0] is not self.config or cached[1].priority != priority:
+            cached = self._advert = (self.config, self.config.advertisement(priority))
+        advert = cached[1]
         effects: list[Effect] = list(self.wire.transmit(advert, now.wall_ns))
         if announce:
             self._reannounce = False

@@ -81,6 +81,8 @@ class Wire:
             trailer_length=TRAILER_LENGTH if config.auth else 0,
         )
         self.peer_checksum_mode: ChecksumMode | None = None
+        auto = config.checksum is ChecksumPolicy.AUTO
+        self._fixed_mode = None if auto else ChecksumMode(config.checksum.value)
         # Without authentication a steady master sends the same bytes every interval: the last
         # advert accepted and the last one sealed are kept, so an idle pair decodes and seals
         # each once rather than once per interval (both are pure functions of what they keep).
@@ -98,10 +100,14 @@ class Wire:
         return wire
 
     @property
+    def last_heard(self) -> tuple[ReceivedPacket, Heard] | None:
+        """The last datagram accepted and what it said (never kept with authentication)."""
+        last = self._last_heard
+        return None if last is None else (last[0], last[1])
+
+    @property
     def send_checksum_mode(self) -> ChecksumMode:
-        if self.config.checksum is not ChecksumPolicy.AUTO:
-            return ChecksumMode(self.config.checksum.value)
-        return self.peer_checksum_mode or ChecksumMode.PSEUDO_HEADER
+        return self._fixed_mode or self.peer_checksum_mode or ChecksumMode.PSEUDO_HEADER
 
     def receive(self, packet: ReceivedPacket, wall_ns: int) -> Heard | RejectReason:
         last = self._last_heard
