@@ -13,10 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_interface
 
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from .lean_imports import package_without_init
 
-from ..proto.addresses import IPAddress, IPInterface
+package_without_init("pyroute2")  # its rtnetlink alone, not its whole library (6 MiB less)
+
+from pyroute2.iproute.linux import AsyncIPRoute  # noqa: E402
+from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
+
+from ..proto.addresses import IPAddress, IPInterface  # noqa: E402
 
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
