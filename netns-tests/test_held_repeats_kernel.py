@@ -25,6 +25,7 @@ from vipguard.proto.packet import ReceivedPacket
 
 pytestmark = pytest.mark.netns_timeout(30)
 
+MISSED_AT_MOST = 4  # of each advert over 400 switches (see the switching test)
 GROUPS = {False: IPv4Address("224.0.0.18"), True: IPv6Address("ff02::12")}
 
 
@@ -96,6 +97,23 @@ def held_all(sock: VrrpSocket, count: int, timeout: float = 3.0) -> list[tuple[b
     return got
 
 
+def stamping_on_arrival(
+    sender: VrrpSocket, receiver: VrrpSocket, payload: bytes, src: IPAddress, group: IPAddress
+) -> None:
+    """Until the kernel stamps held datagrams when they arrive. The first socket asking for
+    receive times turns them on for the whole kernel a moment later (a deferred static key):
+    until then a datagram is stamped when read, so its age is 0 (the agent then counts it as
+    arriving late, never early)."""
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        sender.send(payload, src, group)
+        time.sleep(0.05)  # the age to expect
+        held = receiver.take_repeats()
+        if held and held[-1].age >= 0.04:
+            return
+    pytest.fail("the kernel never stamped a held datagram on arrival")
+
+
 @pytest.mark.parametrize("ipv6", [False, True], ids=["ipv4", "ipv6"])
 def test_repeats_wait_apart_with_their_ages_and_changes_pass(
     topology: Topology, ipv6: bool
@@ -108,7 +126,7 @@ def test_repeats_wait_apart_with_their_ages_and_changes_pass(
         assert first.payload == steady
         with inside(topology, "lb2"):  # where the holder is opened
             receiver.hold_repeats([first])
-        receiver.take_repeats()  # the holder's first take sets its clock reference
+        stamping_on_arrival(sender, receiver, steady, src, group)
 
         for _ in range(3):
             sender.send(steady, src, group)
@@ -132,9 +150,11 @@ def test_repeats_wait_apart_with_their_ages_and_changes_pass(
 @pytest.mark.parametrize("ipv6", [False, True], ids=["ipv4", "ipv6"])
 def test_switching_what_is_held_loses_nothing(topology: Topology, ipv6: bool) -> None:
     """Two adverts sent alternately, about 10,000 a second, while the receiver switches which one
-    it holds, 400 times: every advert sent is read from one side or both, none twice beyond the
-    switches. (Whether a step of a switch is ever lost-prone is proven on the filters themselves,
-    tests/io/test_repeat_filter.py: a moment between two steps is too short to hit here.)"""
+    it holds, 400 times: the adverts are read from one side or both, none twice beyond the
+    switches. At no moment do both sides drop one (tests/io/test_repeat_filter.py proves it on
+    the filters), but the kernel hands a datagram to the two sockets one after the other, so one
+    reaching them on either side of two steps can be missed: at most a few here (seen: 1 of
+    2,600 in one run of five), where a wrong filter or side would lose hundreds."""
     with pair(topology, ipv6) as (sender, receiver):
         group, src = GROUPS[ipv6], source(topology, ipv6)
         payloads = [advert(150, ipv6), advert(140, ipv6)]
@@ -183,5 +203,5 @@ def test_switching_what_is_held_loses_nothing(topology: Topology, ipv6: bool) ->
         assert drops(receiver.sock) == drops(holder.sock) == 0  # else the count proves nothing
         for n, payload in enumerate(payloads):
             # Both sides read a datagram that arrived during a switch: at most 2 per switch.
-            assert sent[n] <= seen[payload] <= sent[n] + 2 * 400, (n, sent, seen)
+            assert sent[n] - MISSED_AT_MOST <= seen[payload] <= sent[n] + 2 * 400, (n, sent, seen)
         assert sum(sent) > 1000, sent  # enough traffic to have met switches half-done

@@ -326,7 +326,7 @@ class RouterDriver:
 
     def _steady_changed(self) -> None:
         steady = self.router.steady_repeat()
-        if steady != self.steady:
+        if steady is not self.steady and steady != self.steady:
             self.steady = steady
             self._observe(self.on_steady, self)
 

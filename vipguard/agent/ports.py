@@ -47,6 +47,7 @@ class Ports:
         self._listeners: dict[SocketPort, dict[int, RouterDriver]] = {}
         self._watched: set[SocketPort] = set()
         self._taken: dict[SocketPort, float] = {}  # when it last handed over held repeats
+        self._holding: dict[SocketPort, bool] = {}  # may have repeats queued: holds some now?
         self._catching_up = False
         self._packet_errors = logs.RateLimiter(10.0)
         self.unknown_vrid = 0
@@ -104,6 +105,8 @@ class Ports:
             self._hold((sock,))
             if not feeds:
                 del self._listeners[sock]
+                self._holding.pop(sock, None)
+                self._taken.pop(sock, None)
                 if sock in self._watched:
                     asyncio.get_running_loop().remove_reader(sock.fileno())
                     self._watched.discard(sock)
@@ -150,6 +153,8 @@ class Ports:
             drivers = self._listeners.get(sock, {}).values()
             steady = [d.steady for d in drivers if d.steady is not None and d.hears(sock)]
             sock.hold_repeats(steady)
+            if steady or sock in self._holding:  # what it held until now is still to be taken
+                self._holding[sock] = bool(steady)
 
     def catch_up_all(self) -> None:
         self.catch_up(list(self._listeners))
@@ -157,18 +162,21 @@ class Ports:
     def catch_up(self, sockets: Iterable[SocketPort]) -> None:
         """Hand the routers the repeats ``sockets`` held back since the last time, in order;
         a router's input while doing so does not start another round (it would overtake)."""
-        if self._catching_up:
+        if self._catching_up or not self._holding:  # a master's every advert: nothing held
             return
         self._catching_up = True
         try:
             for sock in sockets:
-                self._catch_up(sock)
+                if sock in self._holding:
+                    self._catch_up(sock)
         finally:
             self._catching_up = False
 
     def _catch_up(self, sock: SocketPort) -> None:
         repeats = sock.take_repeats()
-        if not repeats:  # the usual case but for a backup's deadlines
+        if not repeats:
+            if not self._holding[sock]:  # let go of, and nothing left of what it held
+                del self._holding[sock]
             return
         now = self._clock.now().monotonic
         since, self._taken[sock] = self._taken.get(sock, now), now

@@ -98,8 +98,11 @@ def switch_steps(
 ) -> list[tuple[Side, tuple[ReceivedPacket, ...]]]:
     """The filters to attach, in order, to go from holding ``old`` to holding ``new`` without a
     moment where a datagram is dropped by both sides: the holder first takes both sets, then
-    the socket lets go of ``old`` and drops ``new``, then the holder keeps ``new`` alone. (A
-    datagram arriving meanwhile may be read from both sides, never from neither.)"""
+    the socket lets go of ``old`` and drops ``new``, then the holder keeps ``new`` alone; one
+    arriving meanwhile may be read from both sides. The kernel hands a datagram to the two
+    sockets one after the other, so one that reaches them on either side of two steps in a
+    row can still be missed by both: a repeat of an advert already heard (only those are in
+    either set), which the three intervals of Master_Down absorb like one lost on the wire."""
     both = tuple(dict.fromkeys((*old, *new)))
     return [(Side.HOLDER, both), (Side.SOCKET, tuple(new)), (Side.HOLDER, tuple(new))]
 

@@ -51,8 +51,6 @@ IPV6_FREEBIND = 78
 MAX_KEPT_SENDS = 64
 SO_ATTACH_FILTER = 26
 SO_TIMESTAMPNS = 35  # SO_TIMESTAMPNS_OLD: a struct timespec of CLOCK_REALTIME per datagram
-SO_MEMINFO = 55  # the socket's memory counters; the last, SK_MEMINFO_DROPS: full-queue drops
-_MEMINFO = struct.Struct("@9I")
 _TIMESPEC = struct.Struct("@qq")
 CLOCK_STEP_TOLERANCE = 0.02  # s, plus SLEW_TOLERANCE per second between two takes
 SLEW_TOLERANCE = 0.001  # the kernel slews the system clock by at most 500 ppm
@@ -61,7 +59,7 @@ SLEW_TOLERANCE = 0.001  # the kernel slews the system clock by at most 500 ppm
 @dataclass(frozen=True, slots=True)
 class HeldRepeat:
     """A datagram the holder kept, and how long ago it arrived when it was taken (0 when that is
-    not known: the system clock stepped meanwhile, or newer ones were dropped on a full queue)."""
+    not known: the system clock stepped since the last take)."""
 
     packet: ReceivedPacket
     age: float
@@ -82,7 +80,7 @@ class VrrpSocket:
         self._held: tuple[ReceivedPacket, ...] = ()
         self._offset_ns: int | None = None  # system clock - monotonic clock at the last take
         self._taken_ns = 0  # monotonic, the last take
-        self._drops = 0
+        self._known: dict[bytes, ReceivedPacket] = {}  # a holder's IPv4 datagrams, see _key
         try:
             if holder:  # nothing until told what to hold (it would hear every interface so far)
                 self._attach(())
@@ -176,8 +174,8 @@ class VrrpSocket:
 
     def hold_repeats(self, expected: Sequence[ReceivedPacket]) -> None:
         """From now on, queue the datagrams equal to one of ``expected`` on the holder instead
-        of this socket (those a filter can match; the others stay here). The switch loses no
-        datagram: while it happens one may arrive on both sides, never on neither."""
+        of this socket (those a filter can match; the others stay here). While it switches, a
+        datagram may arrive on both sides (see repeat_filter.switch_steps)."""
         old = self._held
         room = MAX_INSTRUCTIONS - 1 - length(old, ipv6=self.ipv6)
         new = fitting(expected, ipv6=self.ipv6, room=room)
@@ -205,6 +203,8 @@ class VrrpSocket:
 
     def _attach(self, expected: Sequence[ReceivedPacket], *, keep_matches: bool = True) -> None:
         program = packed(compile_filter(expected, ipv6=self.ipv6, keep_matches=keep_matches))
+        if keep_matches and not self.ipv6:
+            self._known = {_key(packet): packet for packet in expected}
         buffer = array.array("B", program)  # the kernel copies it from this address
         address, _ = buffer.buffer_info()
         fprog = struct.pack("@HP", len(program) // 8, address)
@@ -222,29 +222,28 @@ class VrrpSocket:
                 data, ancillary, _flags, sender = self.sock.recvmsg(MAX_DATAGRAM, _CMSG_SPACE)
             except BlockingIOError:
                 break
-            packet = self._packet(data, ancillary, sender)
+            # What the filter kept is one of the expected datagrams: found by its bytes, with no
+            # parsing (IPv4; the header's identification and checksum differ each time).
+            packet = None if self.ipv6 else self._known.get(data[8:9] + data[12:])
+            if packet is None:
+                packet = self._packet(data, ancillary, sender)
             if packet is not None:
                 received.append((packet, _receive_time(ancillary)))
-        drops = _MEMINFO.unpack(self.sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, _MEMINFO.size))
-        return self._aged(received, overflowed=drops[-1] != self._drops, drops=drops[-1])
+        return self._aged(received)
 
-    def _aged(
-        self, received: list[tuple[ReceivedPacket, int | None]], *, overflowed: bool, drops: int
-    ) -> list[HeldRepeat]:
+    def _aged(self, received: list[tuple[ReceivedPacket, int | None]]) -> list[HeldRepeat]:
         """Ages from the kernel's receive times (system clock), unless that clock stepped since
-        the last take; the newest is 0 s old if newer ones were dropped."""
+        the last take. (On a full queue the newest are dropped: those read are older, but still
+        arrived after the last take, which the agent counts on; it only wakes again sooner.)"""
         wall_ns, monotonic_ns = time.time_ns(), time.monotonic_ns()
         offset, last_offset = wall_ns - monotonic_ns, self._offset_ns
         tolerance = CLOCK_STEP_TOLERANCE + SLEW_TOLERANCE * (monotonic_ns - self._taken_ns) / 1e9
         trusted = last_offset is not None and abs(offset - last_offset) <= tolerance * 1e9
-        self._offset_ns, self._taken_ns, self._drops = offset, monotonic_ns, drops
-        aged = [
+        self._offset_ns, self._taken_ns = offset, monotonic_ns
+        return [
             HeldRepeat(packet, _age(wall_ns, stamp) if trusted else 0.0)
             for packet, stamp in received
         ]
-        if overflowed and aged:
-            aged[-1] = HeldRepeat(aged[-1].packet, 0.0)
-        return aged
 
     def _packet(
         self, data: bytes, ancillary: list[tuple[int, int, bytes]], sender: tuple[str, ...]
@@ -252,6 +251,11 @@ class VrrpSocket:
         if self.ipv6:
             return _ipv6_packet(data, ancillary, sender)
         return _ipv4_packet(data)
+
+
+def _key(packet: ReceivedPacket) -> bytes:
+    """An IPv4 datagram's TTL and bytes from its source address on, as the kernel delivers it."""
+    return bytes([packet.ttl]) + packet.source.packed + packet.destination.packed + packet.payload
 
 
 def _age(wall_ns: int, stamp: int | None) -> float:

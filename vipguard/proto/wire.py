@@ -111,7 +111,8 @@ class Wire:
 
     def receive(self, packet: ReceivedPacket, wall_ns: int) -> Heard | RejectReason:
         last = self._last_heard
-        if last is not None and last[0] == packet:  # never set with authentication
+        # Never set with authentication. A held repeat is the very object kept: no comparison.
+        if last is not None and (last[0] is packet or last[0] == packet):
             _, heard, mode = last
             if mode is not None:
                 self.peer_checksum_mode = mode
