@@ -148,7 +148,8 @@ class Wire:
         """One signed advert, sealed once per destination (only the checksum differs)."""
         mode = self.send_checksum_mode
         last = self._last_sent
-        if last is not None and last[0] == advert and last[1] is mode:  # never with auth
+        # Never with auth. The router hands over the same advert object while it holds.
+        if last is not None and (last[0] is advert or last[0] == advert) and last[1] is mode:
             return list(last[2])
         transmits = self._seal(advert, mode, wall_ns)
         if not self.authenticator:  # signed ones differ in their sequence each time
