@@ -1,6 +1,6 @@
 """What check results mean, without I/O or clocks: when a tracker flips, and what it does to an
 instance's priority (the weight semantics of :class:`vipguard.config.TrackRef`). Node fitness uses
-it today; backend health checks are meant to reuse the same rise/fall."""
+it; backend health (rules/backends.py) reuses the same rise/fall."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ class Hysteresis:
         if self._streak < (self.rise if ok else self.fall):
             return False
         return self.force(ok)
+
+    @property
+    def changing(self) -> bool:
+        """Whether results against the current state have begun to come in a row."""
+        return self._streak > 0
 
     def force(self, up: bool) -> bool:
         """Sets the state at once (a kernel link event needs no rise or fall); True if changed."""
