@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -592,3 +592,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@contextlib.contextmanager
+def inside(topology: Topology, host: str) -> Iterator[None]:
+    """Run this thread inside ``host``'s network namespace meanwhile: sockets (and netlink
+    contexts) opened here belong to it, and keep working from anywhere afterwards."""
+    from pyroute2.netns import popns, pushns
+
+    pushns(topology.host(host).ns)
+    try:
+        yield
+    finally:
+        popns()

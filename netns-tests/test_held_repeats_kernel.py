@@ -16,8 +16,7 @@ from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
-from netns import Topology
-from pyroute2.netns import popns, pushns
+from netns import Topology, inside
 
 from vipguard.io.vrrp_socket import VrrpSocket
 from vipguard.proto.addresses import IPAddress
@@ -27,15 +26,6 @@ pytestmark = pytest.mark.netns_timeout(30)
 
 MISSED_AT_MOST = 4  # of each advert over 400 switches (see the switching test)
 GROUPS = {False: IPv4Address("224.0.0.18"), True: IPv6Address("ff02::12")}
-
-
-@contextmanager
-def inside(topology: Topology, host: str) -> Iterator[None]:
-    pushns(topology.host(host).ns)
-    try:
-        yield
-    finally:
-        popns()
 
 
 def advert(priority: int, ipv6: bool) -> bytes:

@@ -14,6 +14,7 @@ from vipguard.rules.backends import (
     first_check,
     jittered,
     route,
+    slot_table,
 )
 
 OK, FAIL = Result(True), Result(False, detail="connection refused")
@@ -124,3 +125,39 @@ def test_routing_and_panic(
     states: list[State], panic: float, to_all: bool, expected: Routing
 ) -> None:
     assert route(states, panic, panic_to_all=to_all) == expected
+
+
+@pytest.mark.parametrize(
+    ("weights", "size", "counts"),
+    [
+        ([1, 1, 1], 6, [2, 2, 2]),
+        ([2, 1, 1], 8, [4, 2, 2]),
+        ([1, 0, 3], 8, [2, 0, 6]),
+        ([1, 1, 1], 64, [22, 21, 21]),
+        ([100, 1], 4, [3, 1]),  # the light one keeps a slot
+        ([0, 0], 8, [0, 0]),  # nothing up: an empty table
+    ],
+)
+def test_slots_follow_the_weights(weights: list[int], size: int, counts: list[int]) -> None:
+    slots = slot_table(weights, size)
+    assert [slots.count(n) for n in range(len(weights))] == counts
+    assert len(slots) == (size if any(weights) else 0)
+
+
+@pytest.mark.parametrize("weights", [[1, 1, 1], [2, 1, 1], [5, 3, 1, 1], [1, 7], [3] * 10])
+def test_any_run_of_slots_is_spread_as_the_weights_say(weights: list[int]) -> None:
+    size = 64
+    slots = slot_table(weights, size)
+    counts = [slots.count(n) for n in range(len(weights))]
+    for length in range(1, size + 1):
+        prefix = slots[:length]
+        for n, count in enumerate(counts):
+            assert abs(prefix.count(n) - length * count / size) < 1, (weights, length, n)
+    assert slot_table([1, 1, 1], 6) == (0, 1, 2, 0, 1, 2)
+
+
+def test_a_table_too_small_or_a_negative_weight_is_refused() -> None:
+    with pytest.raises(ValueError, match="make the map larger"):
+        slot_table([1] * 5, 4)
+    with pytest.raises(ValueError, match="weights >= 0"):
+        slot_table([1, -1], 4)

@@ -171,3 +171,46 @@ def route(states: Sequence[State], panic_percent: float, *, panic_to_all: bool) 
     if not in_service or 100 * len(up) >= panic_percent * len(in_service):
         return Routing(up)
     return Routing(tuple(in_service) if panic_to_all else (), panic=True)
+
+
+def slot_table(weights: Sequence[int], size: int) -> tuple[int, ...]:
+    """Which backend (by position) each of ``size`` data-plane slots points at: in proportion to
+    ``weights`` (largest remainder; a weight of 0 gets none), interleaved as smooth weighted
+    round-robin does: in every prefix of the table each backend has its share of the slots to
+    within one, so any run of new connections (consecutive slots, for a round-robin data plane)
+    is spread as the weights say. Empty when no weight is positive."""
+    if size < 1 or any(weight < 0 for weight in weights):
+        raise ValueError(f"slots need a positive size and weights >= 0: {size}, {list(weights)}")
+    if sum(1 for weight in weights if weight) > size:
+        raise ValueError(f"{size} slots cannot hold {len(weights)} backends: make the map larger")
+    counts = _apportion(weights, size)
+    current = [0] * len(counts)
+    slots: list[int] = []
+    for _ in range(size if any(counts) else 0):
+        for index, count in enumerate(counts):
+            current[index] += count
+        chosen = max(range(len(counts)), key=lambda index: current[index])
+        current[chosen] -= size
+        slots.append(chosen)
+    return tuple(slots)
+
+
+def _apportion(weights: Sequence[int], size: int) -> list[int]:
+    """``size`` slots shared in proportion to ``weights``, each positive weight at least one."""
+    total = sum(weights)
+    if total == 0:
+        return [0] * len(weights)
+    exact = [weight * size / total for weight in weights]
+    counts = [
+        max(1, math.floor(share)) if weight else 0
+        for weight, share in zip(weights, exact, strict=True)
+    ]
+    by_remainder = sorted(range(len(weights)), key=lambda n: exact[n] - counts[n], reverse=True)
+    for index in by_remainder:  # hand out what flooring left, largest remainder first
+        if sum(counts) >= size:
+            break
+        if weights[index]:
+            counts[index] += 1
+    while sum(counts) > size:  # the minimum of one per backend overshot: take from the largest
+        counts[counts.index(max(counts))] -= 1
+    return counts
