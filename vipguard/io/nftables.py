@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from ipaddress import IPv6Address
 
 from ..proto.addresses import IPAddress
@@ -161,7 +161,11 @@ def _tables(silenced: frozenset[IPAddress]) -> str:
 
 
 def _delete_tables() -> str:
-    # Declaring a table first makes deleting it succeed whether or not it exists.
-    return "".join(
-        f"table {family} {TABLE} {{}}\ndelete table {family} {TABLE}\n" for family in _RULES
-    )
+    return delete_tables(TABLE, tuple(_RULES))
+
+
+def delete_tables(table: str, families: Sequence[str]) -> str:
+    """Commands deleting ``table`` in each of ``families``, whether or not it exists (adding it
+    first makes the delete succeed either way)."""
+    adds = [f"add table {family} {table}" for family in families]
+    return "\n".join([*adds, *(f"delete table {family} {table}" for family in families)]) + "\n"

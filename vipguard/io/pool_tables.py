@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from ipaddress import IPv6Address
 
 from ..proto.addresses import IPAddress
-from .nftables import Nftables
+from .nftables import Nftables, delete_tables
 
 TABLE = "vipguard_pools"
+FAMILIES = ("ip", "ip6")
 SIDES = ("a", "b")  # each pool's two sets of maps: one in use, one filled by the next update
 Endpoint = tuple[IPAddress, int]
 
@@ -65,8 +66,8 @@ class PoolPlane:
 
 def ruleset(pools: Sequence[PoolPlane]) -> str:
     """The whole table for ``pools`` (each map empty), replacing any earlier one."""
-    lines = [_replace_tables()]
-    for family in ("ip", "ip6"):
+    lines = [delete()]
+    for family in FAMILIES:
         own = [pool for pool in pools if pool.family == family]
         if own:
             lines.append(_table(family, own))
@@ -156,16 +157,7 @@ def _endpoint(endpoint: Endpoint) -> str:
 
 def delete() -> str:
     """Delete the table (both families), whether it exists or not."""
-    return _replace_tables()
-
-
-def _replace_tables() -> str:
-    """Delete both families' table without failing where there is none (adding one first)."""
-    families = ("ip", "ip6")
-    lines = [f"add table {f} {TABLE}" for f in families] + [
-        f"delete table {f} {TABLE}" for f in families
-    ]
-    return "\n".join(lines) + "\n"
+    return delete_tables(TABLE, FAMILIES)
 
 
 class PoolTables:

@@ -78,13 +78,12 @@ class VrrpSocket:
         self._sends: dict[int, tuple[IPAddress, IPAddress, _Cmsg, _Address]] = {}
         self._holder: VrrpSocket | None = None
         self._held: tuple[ReceivedPacket, ...] = ()
-        self._offset_ns: int | None = None  # system clock - monotonic clock at the last take
-        self._taken_ns = 0  # monotonic, the last take
+        self._ages = Ages()  # a holder's
         self._known: dict[bytes, ReceivedPacket] = {}  # a holder's IPv4 datagrams, see _key
         try:
             if holder:  # nothing until told what to hold (it would hear every interface so far)
-                self._attach(())
-                self._enable_receive_times()
+                self._attach((), keep_matches=True)
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
             self._enlarge_receive_buffer()
             self.sock.setblocking(False)
@@ -126,22 +125,18 @@ class VrrpSocket:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
 
-    def _enable_receive_times(self) -> None:
-        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-
     def join(self, group: IPAddress) -> None:
-        self._join(group)
-        self._groups.append(group)
-        if self._holder is not None:
-            self._holder.join(group)
-
-    def _join(self, group: IPAddress) -> None:
+        """Join ``group`` here, then on the holder (now or when it opens); a group joined
+        already fails here first (EADDRINUSE), before it is written down twice."""
         if isinstance(group, IPv6Address):
             mreq = group.packed + struct.pack("@I", self.ifindex)
             self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
         else:
             mreqn = struct.pack("@4s4si", group.packed, b"\0" * 4, self.ifindex)
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        self._groups.append(group)
+        if self._holder is not None:
+            self._holder.join(group)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -201,7 +196,7 @@ class VrrpSocket:
             raise
         return holder
 
-    def _attach(self, expected: Sequence[ReceivedPacket], *, keep_matches: bool = True) -> None:
+    def _attach(self, expected: Sequence[ReceivedPacket], *, keep_matches: bool) -> None:
         program = packed(compile_filter(expected, ipv6=self.ipv6, keep_matches=keep_matches))
         if keep_matches and not self.ipv6:
             self._known = {_key(packet): packet for packet in expected}
@@ -229,21 +224,8 @@ class VrrpSocket:
                 packet = self._packet(data, ancillary, sender)
             if packet is not None:
                 received.append((packet, _receive_time(ancillary)))
-        return self._aged(received)
-
-    def _aged(self, received: list[tuple[ReceivedPacket, int | None]]) -> list[HeldRepeat]:
-        """Ages from the kernel's receive times (system clock), unless that clock stepped since
-        the last take. (On a full queue the newest are dropped: those read are older, but still
-        arrived after the last take, which the agent counts on; it only wakes again sooner.)"""
-        wall_ns, monotonic_ns = time.time_ns(), time.monotonic_ns()
-        offset, last_offset = wall_ns - monotonic_ns, self._offset_ns
-        tolerance = CLOCK_STEP_TOLERANCE + SLEW_TOLERANCE * (monotonic_ns - self._taken_ns) / 1e9
-        trusted = last_offset is not None and abs(offset - last_offset) <= tolerance * 1e9
-        self._offset_ns, self._taken_ns = offset, monotonic_ns
-        return [
-            HeldRepeat(packet, _age(wall_ns, stamp) if trusted else 0.0)
-            for packet, stamp in received
-        ]
+        ages = self._ages.of([stamp for _, stamp in received], time.time_ns(), time.monotonic_ns())
+        return [HeldRepeat(packet, age) for (packet, _), age in zip(received, ages, strict=True)]
 
     def _packet(
         self, data: bytes, ancillary: list[tuple[int, int, bytes]], sender: tuple[str, ...]
@@ -258,8 +240,26 @@ def _key(packet: ReceivedPacket) -> bytes:
     return bytes([packet.ttl]) + packet.source.packed + packet.destination.packed + packet.payload
 
 
-def _age(wall_ns: int, stamp: int | None) -> float:
-    return 0.0 if stamp is None else max(0.0, (wall_ns - stamp) / 1e9)
+class Ages:
+    """How old the datagrams of one take are, from the kernel's receive times (system clock),
+    unless that clock stepped since the last take: then, and for a datagram without a time, 0
+    (as if it had just arrived: late, never early). On a full queue the kernel drops the
+    newest: those read are older, but still arrived after the last take, which the agent counts
+    on; it only wakes again sooner."""
+
+    def __init__(self) -> None:
+        self._offset_ns: int | None = None  # system clock - monotonic clock at the last take
+        self._taken_ns = 0  # monotonic, the last take
+
+    def of(self, stamps: Sequence[int | None], wall_ns: int, monotonic_ns: int) -> list[float]:
+        offset, last_offset = wall_ns - monotonic_ns, self._offset_ns
+        tolerance = CLOCK_STEP_TOLERANCE + SLEW_TOLERANCE * (monotonic_ns - self._taken_ns) / 1e9
+        trusted = last_offset is not None and abs(offset - last_offset) <= tolerance * 1e9
+        self._offset_ns, self._taken_ns = offset, monotonic_ns
+        return [
+            max(0.0, (wall_ns - stamp) / 1e9) if trusted and stamp is not None else 0.0
+            for stamp in stamps
+        ]
 
 
 def _receive_time(ancillary: list[tuple[int, int, bytes]]) -> int | None:
